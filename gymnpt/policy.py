@@ -1,0 +1,107 @@
+"""The policy protocol: answer a batch of conversations.
+
+Every backend (``hf``, ``vllm``, ``openai``, scripted bots, ``human``) implements
+:class:`Policy`. A model-backed policy exposes its ``tokenizer``; the rollout engine then
+tracks the exact token ids of each conversation and passes them as
+``Request.prompt_token_ids`` (token in), and the policy returns the ids it sampled with
+their logprobs (token out), so that the history is never re-tokenized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["SamplingParams", "Request", "Completion", "Policy", "BasePolicy", "Message"]
+
+Message = dict[str, str]
+
+
+@dataclass
+class SamplingParams:
+    """How to sample one reply."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    stop: list[str] | None = None
+    #: Seed for this request's sampling, when the backend supports it.
+    seed: int | None = None
+
+    def with_(self, **kw: Any) -> SamplingParams:
+        return replace(self, **kw)
+
+
+@dataclass
+class Request:
+    """One pending model call: a seat's conversation so far."""
+
+    #: The whole conversation for this seat, system prompt first.
+    messages: list[Message]
+    #: The exact token ids the model must condition on (set by the engine for policies with
+    #: a tokenizer). When None, the policy renders ``messages`` itself.
+    prompt_token_ids: list[int] | None = None
+    seat: str = "player"
+    params: SamplingParams = field(default_factory=SamplingParams)
+    #: The live env (multi-agent API), for scripted bots that read the game state. Never
+    #: sent over the wire.
+    env: Any = None
+    episode_id: str = ""
+    env_id: str = ""
+
+
+@dataclass
+class Completion:
+    """A reply, with the sampled token ids and their logprobs when the backend has them."""
+
+    text: str
+    token_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    #: "stop" (end of turn token or a stop string) or "length" (hit max_new_tokens).
+    finish_reason: str = "stop"
+    #: Extra per-backend details (timings, usage).
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that answers batches of conversations."""
+
+    #: A stable name for trajectories and tables, e.g. ``hf:tiny`` or ``bot:minimax``.
+    name: str
+    #: Bumped on each weight update; recorded in trajectories.
+    version: int
+    #: The tokenizer when the backend is a language model, else None.
+    tokenizer: Any
+
+    async def generate(self, requests: list[Request]) -> list[Completion]:
+        """Answer every request; the i-th completion answers the i-th request."""
+        ...
+
+
+class BasePolicy:
+    """Convenience base: subclasses implement :meth:`act` (one request, sync) or
+    :meth:`generate` (a batch, async)."""
+
+    name: str = "policy"
+    version: int = 0
+    tokenizer: Any = None
+    #: Whether :meth:`act` is cheap enough to run on the event loop.
+    inline: bool = True
+
+    def act(self, request: Request) -> str | Completion:
+        raise NotImplementedError
+
+    async def generate(self, requests: list[Request]) -> list[Completion]:
+        out = []
+        for req in requests:
+            if self.inline:
+                res = self.act(req)
+            else:
+                res = await asyncio.to_thread(self.act, req)
+            out.append(res if isinstance(res, Completion) else Completion(text=str(res)))
+        return out
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass

@@ -1,0 +1,321 @@
+"""The registry of envs, agents (policies and bots) and sandboxes.
+
+Plugins fill it through the hooks in :mod:`gymnpt.hookspecs`. :func:`default_registry`
+builds the process-wide one from the installed entry points on first use.
+
+Env ids may carry keyword variants in brackets: ``make("snake[size=8,apples=2]")`` is
+``make("snake", size=8, apples=2)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from gymnpt.core import GameCore, MultiAgentEnv, TextEnv, as_multiagent
+
+__all__ = [
+    "EnvSpec",
+    "AgentSpec",
+    "SandboxSpec",
+    "Registry",
+    "UnknownNameError",
+    "default_registry",
+    "make",
+    "parse_id",
+    "load_entry_point",
+]
+
+
+class UnknownNameError(KeyError):
+    """An env, agent or sandbox name that nothing registered. The message suggests names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
+        return str(self.args[0]) if self.args else ""
+
+
+def load_entry_point(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    """Resolve ``"package.module:attr"`` (or return a callable unchanged)."""
+    if callable(target):
+        return target
+    mod, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(mod)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
+class EnvSpec:
+    """What a plugin says about one env."""
+
+    id: str
+    entry_point: str | Callable[..., Any]
+    family: str = "games"
+    seats: tuple[str, ...] = ("player",)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    #: Bots that play this env well (the first is the strong one), e.g. ("bot:minimax",).
+    bots: tuple[str, ...] = ()
+    #: Set by the registry to the name of the plugin that registered the spec.
+    plugin: str = ""
+    #: Single-agent envs are Gymnasium envs; others follow the multi-agent API.
+    single_agent: bool | None = None
+    #: When set, the env cannot be made here; the text says why (e.g. a missing download).
+    unavailable: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.seats = tuple(self.seats)
+        if self.single_agent is None:
+            self.single_agent = len(self.seats) == 1
+
+    @property
+    def num_seats(self) -> int:
+        return len(self.seats)
+
+
+@dataclass
+class AgentSpec:
+    """A named policy or bot. ``factory(env_id=..., **kwargs)`` returns a Policy."""
+
+    name: str
+    factory: str | Callable[..., Any]
+    description: str = ""
+    #: Env ids (or family names prefixed with ``family:``) it plays; empty means any env.
+    envs: tuple[str, ...] = ()
+    plugin: str = ""
+
+    def supports(self, env_id: str | None, family: str | None = None) -> bool:
+        if not self.envs or env_id is None:
+            return True
+        return env_id in self.envs or (family is not None and f"family:{family}" in self.envs)
+
+
+@dataclass
+class SandboxSpec:
+    """A code-execution backend. ``available()`` returns None when usable, else why not."""
+
+    name: str
+    factory: str | Callable[..., Any]
+    description: str = ""
+    #: Higher is stronger isolation; ``sandbox=auto`` takes the strongest available.
+    strength: int = 0
+    available: Callable[[], str | None] | None = None
+    plugin: str = ""
+
+
+_ID_RE = re.compile(r"^(?P<base>[^\[\]]+?)(?:\[(?P<args>.*)\])?$")
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        lowered = text.lower()
+        if lowered in {"true", "false"}:
+            return lowered == "true"
+        if lowered in {"none", "null"}:
+            return None
+        return text
+
+
+def parse_id(env_id: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"snake[size=8,apples=2]"`` into ``("snake", {"size": 8, "apples": 2})``."""
+    m = _ID_RE.match(env_id.strip())
+    if not m:
+        raise ValueError(f"malformed env id {env_id!r}; expected e.g. 'snake' or 'snake[size=8]'")
+    kwargs: dict[str, Any] = {}
+    args = m.group("args")
+    if args:
+        for part in filter(None, (p.strip() for p in args.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"malformed variant {part!r} in {env_id!r}; expected key=value")
+            kwargs[key.strip()] = _literal(value.strip())
+    return m.group("base").strip(), kwargs
+
+
+def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
+    """The closest names to ``name`` among ``choices``."""
+    close = difflib.get_close_matches(name, choices, n=n, cutoff=0.5)
+    if not close:
+        low = name.lower()
+        close = [c for c in choices if low in c.lower() or c.lower() in low][:n]
+    return close
+
+
+class Registry:
+    """Env, agent and sandbox specs, keyed by name."""
+
+    def __init__(self) -> None:
+        self.envs: dict[str, EnvSpec] = {}
+        self.agents: dict[str, list[AgentSpec]] = {}
+        self.sandboxes: dict[str, SandboxSpec] = {}
+        #: Name of the plugin whose hook is running (set by :meth:`load_plugins`).
+        self.current_plugin = ""
+        self.plugin_manager: Any = None
+
+    # ---- registration --------------------------------------------------------------------
+    def register_env(self, spec: EnvSpec | None = None, /, **kwargs: Any) -> EnvSpec:
+        """Add an env spec (an :class:`EnvSpec` or its fields as keywords)."""
+        spec = spec or EnvSpec(**kwargs)
+        if not spec.plugin:
+            spec.plugin = self.current_plugin
+        self.envs[spec.id] = spec
+        return spec
+
+    def register_agent(self, spec: AgentSpec | None = None, /, **kwargs: Any) -> AgentSpec:
+        """Add a policy or bot. The same name may be registered once per set of envs."""
+        spec = spec or AgentSpec(**kwargs)
+        if not spec.plugin:
+            spec.plugin = self.current_plugin
+        entries = self.agents.setdefault(spec.name, [])
+        entries[:] = [e for e in entries if e.envs != spec.envs]
+        entries.append(spec)
+        return spec
+
+    def register_sandbox(self, spec: SandboxSpec | None = None, /, **kwargs: Any) -> SandboxSpec:
+        """Add a code-execution backend."""
+        spec = spec or SandboxSpec(**kwargs)
+        if not spec.plugin:
+            spec.plugin = self.current_plugin
+        self.sandboxes[spec.name] = spec
+        return spec
+
+    def load_plugins(self, pm: Any) -> Registry:
+        """Run the registration hooks of every plugin in ``pm``, one plugin at a time."""
+        self.plugin_manager = pm
+        for hook_name in ("gymnpt_register_envs", "gymnpt_register_agents", "gymnpt_register_sandboxes"):
+            hook = getattr(pm.hook, hook_name)
+            for impl in reversed(hook.get_hookimpls()):
+                self.current_plugin = impl.plugin_name
+                try:
+                    impl.function(registry=self)
+                except Exception as exc:
+                    pm._fail(impl.plugin_name, exc)
+        self.current_plugin = ""
+        return self
+
+    # ---- lookup --------------------------------------------------------------------------
+    def env_spec(self, env_id: str) -> EnvSpec:
+        base, _ = parse_id(env_id)
+        spec = self.envs.get(base)
+        if spec is None:
+            raise UnknownNameError(self._unknown("env", base, list(self.envs)))
+        return spec
+
+    def _unknown(self, kind: str, name: str, choices: list[str]) -> str:
+        close = suggest(name, choices)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        failed = ""
+        pm = self.plugin_manager
+        if pm is not None and pm.failures:
+            failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in pm.failures.items()) + "."
+        return (
+            f"No {kind} named {name!r}.{hint} Run `gymnpt {kind}s` to list them; a {kind} from "
+            f"another package appears once that package (its gymnpt plugin) is installed.{failed}"
+        )
+
+    def make(self, env_id: str, **kwargs: Any) -> Any:
+        """Create an env. Single-agent envs come back as Gymnasium envs."""
+        spec = self.env_spec(env_id)
+        if spec.unavailable:
+            raise RuntimeError(f"env {spec.id!r} is unavailable here: {spec.unavailable}")
+        _, id_kwargs = parse_id(env_id)
+        all_kwargs = {**spec.kwargs, **id_kwargs, **kwargs}
+        factory = load_entry_point(spec.entry_point)
+        try:
+            env = factory(**all_kwargs)
+        except TypeError as exc:
+            raise TypeError(f"cannot make env {spec.id!r} with {all_kwargs}: {exc}") from exc
+        env.spec_id = spec.id  # type: ignore[attr-defined]
+        if isinstance(env, gym.Env) and not isinstance(env, gym.Wrapper):
+            env = gym.wrappers.OrderEnforcing(env)
+        return env
+
+    def make_multiagent(self, env_id: str, **kwargs: Any) -> Any:
+        """Create an env and present it through the multi-agent API (one seat if single)."""
+        return as_multiagent(self.make(env_id, **kwargs))
+
+    def agent_spec(self, name: str, env_id: str | None = None) -> tuple[AgentSpec, dict[str, Any]]:
+        """Find the agent for ``name`` (e.g. ``bot:minimax-3``) that supports ``env_id``.
+
+        A trailing ``-N`` on a name that is not registered as such is passed as ``level=N``
+        (the depth of a minimax bot, say).
+        """
+        extra: dict[str, Any] = {}
+        entries = self.agents.get(name)
+        if entries is None:
+            m = re.match(r"^(.*)-(\d+)$", name)
+            if m and m.group(1) in self.agents:
+                entries = self.agents[m.group(1)]
+                extra["level"] = int(m.group(2))
+        if entries is None:
+            raise UnknownNameError(self._unknown("agent", name, list(self.agents)))
+        base = parse_id(env_id)[0] if env_id else None
+        family = self.envs[base].family if base in self.envs else None
+        for spec in reversed(entries):
+            if spec.supports(base, family):
+                return spec, extra
+        playable = sorted({e for s in entries for e in s.envs})
+        raise UnknownNameError(f"agent {name!r} does not play env {base!r}; it plays: {', '.join(playable)}")
+
+    def make_agent(self, name: str, env_id: str | None = None, **kwargs: Any) -> Any:
+        """Create a policy or bot by name for ``env_id``."""
+        spec, extra = self.agent_spec(name, env_id)
+        factory = load_entry_point(spec.factory)
+        return factory(env_id=env_id, **{**extra, **kwargs})
+
+    def agents_for(self, env_id: str) -> list[str]:
+        base = parse_id(env_id)[0]
+        family = self.envs[base].family if base in self.envs else None
+        return sorted(n for n, specs in self.agents.items() if any(s.supports(base, family) for s in specs))
+
+    def make_sandbox(self, name: str = "auto", **kwargs: Any) -> Any:
+        """Create a sandbox backend; ``auto`` picks the strongest available one."""
+        if name == "auto":
+            for spec in sorted(self.sandboxes.values(), key=lambda s: -s.strength):
+                if spec.available is None or spec.available() is None:
+                    return load_entry_point(spec.factory)(**kwargs)
+            raise RuntimeError("no sandbox backend is available; install gymnpt's sandboxes plugin")
+        spec = self.sandboxes.get(name)
+        if spec is None:
+            raise UnknownNameError(self._unknown("sandbox", name, list(self.sandboxes)))
+        why = spec.available() if spec.available else None
+        if why:
+            raise RuntimeError(f"sandbox {name!r} is not available here: {why}")
+        return load_entry_point(spec.factory)(**kwargs)
+
+
+_default: Registry | None = None
+_lock = threading.Lock()
+
+
+def default_registry(*, reload: bool = False) -> Registry:
+    """The process-wide registry, filled from installed plugins on first use."""
+    global _default
+    with _lock:
+        if _default is None or reload:
+            from gymnpt.pluginmanager import make_plugin_manager
+
+            _default = Registry().load_plugins(make_plugin_manager())
+        return _default
+
+
+def make(env_id: str, **kwargs: Any) -> Any:
+    """Create a registered env: ``gymnpt.make("tictactoe")``."""
+    return default_registry().make(env_id, **kwargs)
+
+
+def is_text_env(env: Any) -> bool:
+    base = getattr(env, "unwrapped", env)
+    return isinstance(base, (TextEnv, MultiAgentEnv, GameCore))
