@@ -1,0 +1,118 @@
+"""Token-in/token-out bookkeeping for multi-turn conversations.
+
+The rollout engine keeps, for each (episode, seat), the exact token ids the model has been
+conditioned on. The first prompt is the chat template applied to the system prompt and the
+first observation. After each reply, the ids the model *sampled* are appended as they are
+(never re-tokenized), and the next observation is appended as the template's text for the new
+message, tokenized on its own. :class:`ChatTokens` computes those pieces from any Hugging Face
+tokenizer with a chat template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ChatTokens"]
+
+_PROBE_USER = "Hello."
+_PROBE_REPLY = "Hi."
+
+
+class ChatTokens:
+    """Chat-template pieces for one tokenizer, cached.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer with ``apply_chat_template``.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        eos = tokenizer.eos_token
+        self.eos_text: str = eos if isinstance(eos, str) else ""
+        self.eos_id: int | None = tokenizer.eos_token_id
+        # What the template writes after the end-of-turn token of an assistant reply
+        # (e.g. "\n" in ChatML); it is never sampled, so it is added with the next message.
+        base = self._render([{"role": "user", "content": _PROBE_USER},
+                             {"role": "assistant", "content": _PROBE_REPLY}], gen=False)
+        idx = base.rfind(_PROBE_REPLY)
+        after = base[idx + len(_PROBE_REPLY):] if idx >= 0 else ""
+        if self.eos_text and self.eos_text in after:
+            self.after_eos = after[after.index(self.eos_text) + len(self.eos_text):]
+            self.reply_suffix = after[: after.index(self.eos_text)]
+        else:
+            self.after_eos = after
+            self.reply_suffix = ""
+
+    def _render(self, messages: list[dict[str, str]], *, gen: bool) -> str:
+        out = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+        return out if isinstance(out, str) else str(out)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        """Ids of a fresh conversation (system + first user message) with the generation prompt."""
+        return self.encode(self._render(messages, gen=True))
+
+    def continuation(
+        self, history: list[dict[str, str]], new_messages: list[dict[str, str]], *, ended_with_eos: bool
+    ) -> list[int]:
+        """Ids to append after a sampled reply so that the model reads ``new_messages`` next.
+
+        Args:
+            history: the conversation so far, ending with the assistant reply just sampled.
+            new_messages: the messages that follow (usually one user message).
+            ended_with_eos: whether the sampled ids ended with the end-of-turn token; if not
+                (the reply hit the token limit), the end-of-turn token is closed here.
+        """
+        probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_REPLY}]
+        base = self._render(probe, gen=False)
+        full = self._render(probe + new_messages, gen=True)
+        if full.startswith(base):
+            delta = full[len(base):]
+        else:  # a template that rewrites history: fall back to rendering the new part alone
+            delta = self._render(new_messages, gen=True)
+        prefix = self.after_eos if ended_with_eos else self.reply_suffix + self.eos_text + self.after_eos
+        return self.encode(prefix + delta)
+
+    def conversation(self, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
+        """Tokenize a whole conversation the way the engine would have built it.
+
+        Returns (ids, mask) with mask 1 on assistant reply tokens (including their end-of-turn
+        token) and 0 elsewhere. Used to train on conversations that were not sampled by a
+        model (scripted-bot episodes for supervised warm starts).
+        """
+        ids: list[int] = []
+        mask: list[int] = []
+        i = 0
+        # leading non-assistant messages form the first prompt
+        while i < len(messages) and messages[i]["role"] != "assistant":
+            i += 1
+        first = self.prompt(messages[:i]) if i else []
+        ids += first
+        mask += [0] * len(first)
+        history = list(messages[:i])
+        while i < len(messages):
+            msg = messages[i]
+            if msg["role"] == "assistant":
+                reply = self.encode(msg["content"] + self.reply_suffix)
+                if self.eos_id is not None:
+                    reply.append(self.eos_id)
+                ids += reply
+                mask += [1] * len(reply)
+                history.append(msg)
+                i += 1
+                continue
+            j = i
+            while j < len(messages) and messages[j]["role"] != "assistant":
+                j += 1
+            if j == i:
+                break
+            cont = self.continuation(history, messages[i:j], ended_with_eos=True)
+            if j == len(messages):  # trailing env messages with no reply: no generation prompt
+                cont = cont[: len(cont)]
+            ids += cont
+            mask += [0] * len(cont)
+            history += messages[i:j]
+            i = j
+        return ids, mask
