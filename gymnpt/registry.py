@@ -220,8 +220,9 @@ class Registry:
         pm = self.plugin_manager
         if pm is not None and pm.failures:
             failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in pm.failures.items()) + "."
+        article = "an" if kind[0] in "aeiou" else "a"
         return (
-            f"No {kind} named {name!r}.{hint} Run `gymnpt {kind}s` to list them; a {kind} from "
+            f"No {kind} named {name!r}.{hint} Run `gymnpt {kind}s` to list them; {article} {kind} from "
             f"another package appears once that package (its gymnpt plugin) is installed.{failed}"
         )
 
