@@ -121,6 +121,7 @@ class GameCore:
     forfeit_reward: float = 1.0
     #: Turn cap (moves applied); ``None`` for no cap. Reaching it truncates the episode.
     max_turns: int | None = None
+    _seed_source: np.random.SeedSequence | None = None
 
     # ---- hooks for env authors -------------------------------------------------------
     def _new_game(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
@@ -149,10 +150,11 @@ class GameCore:
     # ---- shared machinery --------------------------------------------------------------
     def _core_reset(self, seed: int | None, options: dict[str, Any] | None) -> None:
         if seed is None and getattr(self, "_seed_source", None) is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] % (2**63))
         if seed is not None:
             self._seed_source = np.random.SeedSequence(seed)
         # Each reset draws a fresh child seed so that reset() without seed continues a stream.
+        assert self._seed_source is not None
         child = self._seed_source.spawn(1)[0]
         self.rng = np.random.default_rng(child)
         self.py_rng = _pyrandom.Random(int(self.rng.integers(0, 2**63)))
@@ -259,7 +261,7 @@ _SKIP = _Skip()
 class TextEnv(GameCore, gym.Env):
     """A single-agent text env with the Gymnasium contract."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"]}  # noqa: RUF012
     seats: ClassVar[tuple[str, ...]] = ("player",)
 
     def __init__(self, render_mode: str | None = None) -> None:

@@ -113,7 +113,7 @@ def evaluate(
     specs: list[EpisodeSpec] = []
     if len(seats) == 1 or opponent is None:
         for i in range(episodes):
-            pols = {s: agent for s in seats} if opponent is None else {seats[0]: agent}
+            pols: dict[str, Policy] = {s: agent for s in seats} if opponent is None else {seats[0]: agent}
             specs.append(EpisodeSpec(seed=seed + i, policies=pols, record_seats=seats if opponent is None else [seats[0]],
                                      group_id=f"eval:{seed + i}"))
     else:
@@ -121,7 +121,7 @@ def evaluate(
         n_seeds = math.ceil(episodes / len(agent_seats))
         for i in range(n_seeds):
             for a_seat in agent_seats:
-                pols: dict[str, Policy] = {}
+                pols = {}
                 for s in seats:
                     if s == a_seat:
                         pols[s] = agent
@@ -150,7 +150,7 @@ def evaluate(
             else getattr(opponent, "name", "?")
     return EvalResult(
         env_id=env_id,
-        agent=agent_name or getattr(agent, "name", "agent"),
+        agent=str(agent_name or getattr(agent, "name", "agent")),
         opponent=opp_label if len(seats) > 1 else None,
         episodes=len(trajs),
         return_mean=m,

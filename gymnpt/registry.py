@@ -288,9 +288,10 @@ class Registry:
                 if spec.available is None or spec.available() is None:
                     return load_entry_point(spec.factory)(**kwargs)
             raise RuntimeError("no sandbox backend is available; install gymnpt's sandboxes plugin")
-        spec = self.sandboxes.get(name)
-        if spec is None:
+        found = self.sandboxes.get(name)
+        if found is None:
             raise UnknownNameError(self._unknown("sandbox", name, list(self.sandboxes)))
+        spec = found
         why = spec.available() if spec.available else None
         if why:
             raise RuntimeError(f"sandbox {name!r} is not available here: {why}")

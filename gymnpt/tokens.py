@@ -32,8 +32,8 @@ class ChatTokens:
         self.eos_id: int | None = tokenizer.eos_token_id
         # What the template writes after the end-of-turn token of an assistant reply
         # (e.g. "\n" in ChatML); it is never sampled, so it is added with the next message.
-        base = self._render([{"role": "user", "content": _PROBE_USER},
-                             {"role": "assistant", "content": _PROBE_REPLY}], gen=False)
+        self._probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_REPLY}]
+        base = self._base = self._render(self._probe, gen=False)
         idx = base.rfind(_PROBE_REPLY)
         after = base[idx + len(_PROBE_REPLY):] if idx >= 0 else ""
         if self.eos_text and self.eos_text in after:
@@ -65,9 +65,8 @@ class ChatTokens:
             ended_with_eos: whether the sampled ids ended with the end-of-turn token; if not
                 (the reply hit the token limit), the end-of-turn token is closed here.
         """
-        probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_REPLY}]
-        base = self._render(probe, gen=False)
-        full = self._render(probe + new_messages, gen=True)
+        base = self._base
+        full = self._render(self._probe + new_messages, gen=True)
         if full.startswith(base):
             delta = full[len(base):]
         else:  # a template that rewrites history: fall back to rendering the new part alone
@@ -109,8 +108,6 @@ class ChatTokens:
             if j == i:
                 break
             cont = self.continuation(history, messages[i:j], ended_with_eos=True)
-            if j == len(messages):  # trailing env messages with no reply: no generation prompt
-                cont = cont[: len(cont)]
             ids += cont
             mask += [0] * len(cont)
             history += messages[i:j]

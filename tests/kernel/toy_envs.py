@@ -83,9 +83,9 @@ class HighCard(MultiAgentEnv):
             if sa == sb:
                 self._finish({"a": Outcome.DRAW, "b": Outcome.DRAW})
                 return {"a": 0.0, "b": 0.0}
-            w, l = ("a", "b") if sa > sb else ("b", "a")
-            self._finish({w: Outcome.WIN, l: Outcome.LOSS})
-            return {w: 1.0, l: -1.0}
+            w, lo = ("a", "b") if sa > sb else ("b", "a")
+            self._finish({w: Outcome.WIN, lo: Outcome.LOSS})
+            return {w: 1.0, lo: -1.0}
         return {}
 
     def legal_actions(self, seat):
