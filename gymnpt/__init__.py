@@ -36,3 +36,13 @@ __all__ = [
 def make_agent(name: str, env_id: str | None = None, **kwargs: object) -> Policy:
     """Create a registered policy or bot: ``gymnpt.make_agent("bot:minimax", "tictactoe")``."""
     return default_registry().make_agent(name, env_id, **kwargs)
+
+
+def _register_with_gymnasium() -> None:
+    # `import gymnpt` makes `gymnasium.make("gymnpt/<id>")` work for every single-agent env.
+    from gymnpt.gym_compat import register_gymnasium_envs
+
+    register_gymnasium_envs()
+
+
+_register_with_gymnasium()

@@ -32,19 +32,6 @@ class AgentsConfig:
 
 
 @dataclass
-class PolicyArgs:
-    """How to build model-backed policies (shared by several commands)."""
-
-    model: str = field_help("model for hf/vllm/openai policies: tiny, smollm2, a path or a model id",
-                            default="tiny")
-    base_url: str = field_help("OpenAI-compatible endpoint for policy=openai", default="")
-    api_key: str = field_help("API key for policy=openai (or set OPENAI_API_KEY)", default="")
-    temperature: float = field_help("sampling temperature (0 = greedy)", default=1.0)
-    top_p: float = field_help("nucleus sampling mass", default=1.0)
-    max_new_tokens: int = field_help("longest reply in tokens", default=64)
-
-
-@dataclass
 class PlayConfig:
     env: str = field_help("env id, e.g. snake or tictactoe", default="snake")
     seat: str = field_help("the seat you play (default: the first seat)", default="")
@@ -66,10 +53,13 @@ class EvalConfig:
     concurrency: int = field_help("episodes in flight at once", default=64)
     out: str = field_help("folder for results.json and trajectories.jsonl (empty = none)", default="")
     env_kwargs: dict[str, Any] = field_help("keyword arguments for the env", default_factory=dict)
-    policy_args: PolicyArgs = field(default_factory=PolicyArgs, metadata={"help": "model policy options"})
-    model: str = field_help("shorthand for policy_args.model", default="")
-    base_url: str = field_help("shorthand for policy_args.base_url", default="")
-    temperature: float = field_help("shorthand for policy_args.temperature (-1 = keep)", default=-1.0)
+    model: str = field_help("model for hf/vllm/openai agents: tiny, smollm2, a path or a model id",
+                            default="tiny")
+    base_url: str = field_help("OpenAI-compatible endpoint for agent=openai", default="")
+    api_key: str = field_help("API key for agent=openai (or set OPENAI_API_KEY)", default="")
+    temperature: float = field_help("sampling temperature for model agents (0 = greedy)", default=1.0)
+    top_p: float = field_help("nucleus sampling mass", default=1.0)
+    max_new_tokens: int = field_help("longest reply in tokens", default=64)
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -242,19 +232,15 @@ def cmd_eval(cfg: EvalConfig) -> int:
     name = cfg.agent or cfg.policy
     if not name:
         raise ConfigError("say which agent to evaluate: agent=bot:<name> or policy=hf model=<path>")
-    pa = cfg.policy_args
-    model = cfg.model or pa.model
-    base_url = cfg.base_url or pa.base_url
-    temperature = cfg.temperature if cfg.temperature >= 0 else pa.temperature
-    agent = _make_policy(name, cfg.env, model=model, base_url=base_url, api_key=pa.api_key)
+    agent = _make_policy(name, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
     opponent = None
     if spec.num_seats > 1 and cfg.opponent != "self":
-        opponent = _make_policy(cfg.opponent, cfg.env, model=model, base_url=base_url, api_key=pa.api_key)
+        opponent = _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
     writer = None
     if cfg.out:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         writer = TrajectoryWriter(Path(cfg.out) / "trajectories.jsonl")
-    sampling = SamplingParams(temperature=temperature, top_p=pa.top_p, max_new_tokens=pa.max_new_tokens)
+    sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
     res = evaluate(cfg.env, agent, opponent, episodes=cfg.episodes, seed=cfg.seed, swap_seats=cfg.swap_seats,
                    sampling=sampling, max_turns=cfg.max_turns or None, max_concurrent=cfg.concurrency,
                    env_kwargs=dict(cfg.env_kwargs), writer=writer, progress=sys.stderr.isatty(),

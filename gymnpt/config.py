@@ -62,7 +62,7 @@ def _check_key(cls: Any, key: str) -> None:
     for open_key in _open_dict_keys(cls):
         if key.startswith(open_key + "."):
             return
-    close = difflib.get_close_matches(key, list(keys), n=3, cutoff=0.4)
+    close = difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)
     if not close:
         leaf = key.rsplit(".", 1)[-1]
         close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf or leaf in k][:3]

@@ -66,7 +66,7 @@ class EvalResult:
             "agent": self.agent,
             "opponent": self.opponent or "-",
             "episodes": str(self.episodes),
-            "mean return (95% CI)": f"{self.return_mean:.3f}" + (f" ± {ci:.3f}" if ci == ci else ""),
+            "return (95% CI)": f"{self.return_mean:.3f}" + (f" ± {ci:.3f}" if ci == ci else ""),
         }
         if self.opponent is not None:
             for o in ("win", "draw", "loss"):

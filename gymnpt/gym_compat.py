@@ -1,7 +1,8 @@
 """``gymnasium.make("gymnpt/<id>")`` for every single-agent gymnpt env.
 
-Gymnasium calls :func:`register_gymnasium_envs` through its ``gymnasium.envs`` entry point
-when it is imported; env specs are looked up lazily through the gymnpt registry.
+``import gymnpt`` calls :func:`register_gymnasium_envs`, which registers every available
+single-agent env of the default registry under the ``gymnpt/`` namespace (with
+``GYMNPT_DISABLE_PLUGIN_AUTOLOAD=1`` only the plugins registered by hand are seen).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ def _make(env_id: str, **kwargs: Any) -> Any:
 
 
 def register_gymnasium_envs() -> None:
-    """Register every single-agent env of the default registry under ``gymnpt/``."""
+    """Register every single-agent env of the default registry under ``gymnpt/``.
+
+    A ``/`` inside a gymnpt id becomes ``-`` (``code/humaneval`` is ``gymnpt/code-humaneval``).
+    """
     import gymnasium
 
     from gymnpt.registry import default_registry
@@ -31,7 +35,10 @@ def register_gymnasium_envs() -> None:
     for spec in reg.envs.values():
         if not spec.single_agent or spec.unavailable:
             continue
-        gid = f"{NAMESPACE}/{spec.id}"
+        gid = f"{NAMESPACE}/{spec.id.replace('/', '-')}"
         if gid in gymnasium.registry:
             continue
-        gymnasium.register(id=gid, entry_point=_make, kwargs={"env_id": spec.id})
+        try:
+            gymnasium.register(id=gid, entry_point=_make, kwargs={"env_id": spec.id})
+        except gymnasium.error.Error:  # an id gymnasium's grammar does not accept
+            continue

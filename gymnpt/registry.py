@@ -299,7 +299,7 @@ class Registry:
 
 
 _default: Registry | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def default_registry(*, reload: bool = False) -> Registry:

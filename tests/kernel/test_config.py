@@ -2,22 +2,39 @@ from __future__ import annotations
 
 import pytest
 
+from dataclasses import dataclass, field
+
 from gymnpt.cli import EvalConfig, RolloutConfig
 from gymnpt.config import ConfigError, parse_overrides
 
 
+@dataclass
+class Inner:
+    lr: float = 1e-3
+
+
+@dataclass
+class Outer:
+    opt: Inner = field(default_factory=Inner)
+    steps: int = 1
+
+
 def test_overrides_typed_and_nested():
-    cfg = parse_overrides(EvalConfig, ["env=tictactoe", "episodes=20", "policy_args.temperature=0.5",
+    cfg = parse_overrides(EvalConfig, ["env=tictactoe", "episodes=20", "temperature=0.5",
                                        "env_kwargs.size=8", "agent=bot:minimax-3"])
-    assert cfg.env == "tictactoe" and cfg.episodes == 20 and cfg.policy_args.temperature == 0.5
+    assert cfg.env == "tictactoe" and cfg.episodes == 20 and cfg.temperature == 0.5
     assert cfg.env_kwargs == {"size": 8} and cfg.agent == "bot:minimax-3"
+    nested = parse_overrides(Outer, ["opt.lr=0.5", "steps=3"])
+    assert nested.opt.lr == 0.5 and nested.steps == 3
+    with pytest.raises(ConfigError, match="opt.lr"):
+        parse_overrides(Outer, ["opt.rl=1"])
 
 
 def test_unknown_key_names_nearest():
     with pytest.raises(ConfigError, match="'episodes'"):
         parse_overrides(EvalConfig, ["epsiodes=3"])
-    with pytest.raises(ConfigError, match="policy_args.temperature"):
-        parse_overrides(EvalConfig, ["policy_args.temprature=1"])
+    with pytest.raises(ConfigError, match="'temperature'"):
+        parse_overrides(EvalConfig, ["temprature=1"])
 
 
 def test_wrong_type_is_clear():

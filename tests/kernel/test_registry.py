@@ -103,6 +103,8 @@ def test_first_party_plugins_come_through_entry_points():
 def test_gymnasium_make_single_agent():
     import gymnasium
 
+    import gymnpt  # noqa: F401  (registers the gymnpt/ namespace)
+
     env = gymnasium.make("gymnpt/snake")
     obs, info = env.reset(seed=0)
     assert isinstance(obs, str)
