@@ -51,8 +51,14 @@ MAX_TEXT = 1_000_000
 
 
 def text_space(max_length: int = MAX_TEXT) -> spaces.Text:
-    """A Gymnasium text space over all printable characters and whitespace."""
-    return spaces.Text(min_length=0, max_length=max_length, charset=_CHARSET)
+    """A Gymnasium text space over all printable characters and whitespace (shared, immutable)."""
+    sp = _SPACES.get(max_length)
+    if sp is None:
+        sp = _SPACES[max_length] = spaces.Text(min_length=0, max_length=max_length, charset=_CHARSET)
+    return sp
+
+
+_SPACES: dict[int, spaces.Text] = {}
 
 
 _CHARSET = frozenset(chr(c) for c in range(32, 127)) | frozenset("\n\t")

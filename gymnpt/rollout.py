@@ -244,7 +244,7 @@ class RolloutEngine:
             if self.writer is not None:
                 self.writer.write_many(trajs)
             obs = self._observer if self._observer is not None else getattr(self._registry, "plugin_manager", None)
-            if obs is not None:
+            if obs is not None and obs.hook.gymnpt_episode_end.get_hookimpls():
                 for t in trajs:
                     obs.notify("gymnpt_episode_end", record=t.to_dict())
             if bar:
@@ -551,7 +551,13 @@ def print_summary(trajs: Sequence[Trajectory], title: str = "rollout summary", c
 
 class _Progress:
     def __init__(self, total: int, label: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), TextColumn("{task.fields[extra]}"), transient=False)

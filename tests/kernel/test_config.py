@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import dataclass, field
+
+import pytest
 
 from gymnpt.cli import EvalConfig, RolloutConfig
 from gymnpt.config import ConfigError, parse_overrides
