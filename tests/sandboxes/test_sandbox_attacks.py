@@ -13,7 +13,6 @@ import time
 import uuid
 
 import pytest
-
 from gymnpt.sandboxes import Status
 
 
@@ -65,7 +64,9 @@ def test_fork_bomb_is_contained_and_others_unaffected(sandbox, pool_processes):
 
 
 def test_memory_bomb(sandbox):
-    res = _py(sandbox, "x = []\nwhile True:\n    x.append(bytearray(50 * 1024 * 1024))", memory_mb=256)
+    res = _py(
+        sandbox, "x = []\nwhile True:\n    x.append(bytearray(50 * 1024 * 1024))", memory_mb=256
+    )
     assert res.status is Status.MEMORY, res
 
 
@@ -147,7 +148,14 @@ def test_writing_outside_the_work_dir(sandbox, tmp_path):
     marker = f"gymnpt-escape-{uuid.uuid4().hex}"
     host_dir = str(tmp_path)
     os.chmod(host_dir, 0o777)  # even a world-writable host dir must stay out of reach
-    targets = [f"/tmp/{marker}", f"/etc/{marker}", f"/usr/{marker}", f"{host_dir}/{marker}", f"/root/{marker}", f"/var/tmp/{marker}"]
+    targets = [
+        f"/tmp/{marker}",
+        f"/etc/{marker}",
+        f"/usr/{marker}",
+        f"{host_dir}/{marker}",
+        f"/root/{marker}",
+        f"/var/tmp/{marker}",
+    ]
     code = (
         "import json\nok = []\n"
         f"for p in {targets!r}:\n"
@@ -199,12 +207,12 @@ def test_filling_the_disk(sandbox):
     big_file = "with open('big', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))"
     res = _py(sandbox, big_file, file_size_mb=8)
     assert res.status is Status.OUTPUT_LIMIT, res
-    many_files = (
-        "i = 0\nwhile True:\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'x' * (4 << 20))\n    i += 1"
-    )
+    many_files = "i = 0\nwhile True:\n    with open(f'f{i}', 'wb') as f:\n        f.write(b'x' * (4 << 20))\n    i += 1"
     res = _py(sandbox, many_files, file_size_mb=8, disk_mb=32, wall_time=10.0)
     assert res.status is Status.OUTPUT_LIMIT, res
-    tmp_fill = "with open('/tmp/big', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))"
+    tmp_fill = (
+        "with open('/tmp/big', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))"
+    )
     res = _py(sandbox, tmp_fill, file_size_mb=1024, disk_mb=16)
     assert res.status in (Status.OUTPUT_LIMIT, Status.NONZERO_EXIT), res  # ENOSPC or a limit
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import threading
 
 import pytest
-
-from gymnpt.registry import Registry, SandboxSpec
 from gymnpt.sandboxes import Limits, SandboxError, Status, available_sandboxes, get_sandbox
 from gymnpt.sandboxes.base import classify, normalize_files
+
+from gymnpt.registry import Registry, SandboxSpec
 
 
 def test_ok_stdout_stderr_exit_code_and_wall_time(sandbox):
     res = sandbox.run(
         [sandbox.python, "main.py"],
-        files={"main.py": "import sys\nprint(sys.stdin.read().upper())\nprint('err', file=sys.stderr)"},
+        files={
+            "main.py": "import sys\nprint(sys.stdin.read().upper())\nprint('err', file=sys.stderr)"
+        },
         stdin="hello",
     )
     assert res.status is Status.OK and res.ok
@@ -26,7 +28,9 @@ def test_ok_stdout_stderr_exit_code_and_wall_time(sandbox):
 def test_nonzero_exit_and_signal(sandbox):
     res = sandbox.run([sandbox.python, "-c", "raise SystemExit(3)"])
     assert res.status is Status.NONZERO_EXIT and res.exit_code == 3
-    res = sandbox.run([sandbox.python, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    res = sandbox.run(
+        [sandbox.python, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    )
     assert res.status is Status.NONZERO_EXIT and res.exit_code == -11
     assert "SIGSEGV" in res.detail
 
@@ -38,7 +42,9 @@ def test_missing_command_is_a_sandbox_error(sandbox):
 
 def test_session_keeps_files_between_commands(sandbox):
     with sandbox.session({"a.txt": "41"}) as s:
-        first = s.run([sandbox.python, "-c", "open('b.txt', 'w').write(str(int(open('a.txt').read()) + 1))"])
+        first = s.run(
+            [sandbox.python, "-c", "open('b.txt', 'w').write(str(int(open('a.txt').read()) + 1))"]
+        )
         assert first.ok, first
         second = s.run([sandbox.python, "-c", "print(open('b.txt').read())"])
         assert second.stdout.strip() == "42"
@@ -46,12 +52,17 @@ def test_session_keeps_files_between_commands(sandbox):
 
 def test_large_stdin_is_fed_fully(sandbox):
     data = "y" * 3_000_000
-    res = sandbox.run([sandbox.python, "-c", "import sys; print(len(sys.stdin.read()))"], stdin=data)
+    res = sandbox.run(
+        [sandbox.python, "-c", "import sys; print(len(sys.stdin.read()))"], stdin=data
+    )
     assert res.ok and res.stdout.strip() == "3000000"
 
 
 def test_work_dir_is_reported_as_sandbox(sandbox):
-    res = sandbox.run([sandbox.python, "main.py"], files={"main.py": "import os\nprint(os.getcwd())\nraise ValueError('x')"})
+    res = sandbox.run(
+        [sandbox.python, "main.py"],
+        files={"main.py": "import os\nprint(os.getcwd())\nraise ValueError('x')"},
+    )
     assert res.stdout.strip() == "/sandbox"
     assert 'File "/sandbox/main.py"' in res.stderr
 
@@ -110,7 +121,11 @@ def test_auto_picks_the_strongest_available():
 
 def test_auto_skips_unavailable_and_explicit_names_fail_clearly():
     reg = Registry()
-    reg.register_sandbox(SandboxSpec(name="strong", factory=lambda **kw: "strong", strength=99, available=lambda: "no daemon"))
+    reg.register_sandbox(
+        SandboxSpec(
+            name="strong", factory=lambda **kw: "strong", strength=99, available=lambda: "no daemon"
+        )
+    )
     reg.register_sandbox(SandboxSpec(name="weak", factory=lambda **kw: "weak", strength=1))
     assert reg.make_sandbox("auto") == "weak"
     with pytest.raises(RuntimeError, match="no daemon"):
@@ -129,7 +144,13 @@ def test_docker_container_config_is_locked_down():
     pytest.importorskip("docker")
     from gymnpt.sandboxes.docker import container_config
 
-    cfg = container_config("python:3.11-slim", ["python3", "main.py"], "/tmp/w", Limits(memory_mb=256, processes=16), {"A": "b"})
+    cfg = container_config(
+        "python:3.11-slim",
+        ["python3", "main.py"],
+        "/tmp/w",
+        Limits(memory_mb=256, processes=16),
+        {"A": "b"},
+    )
     assert cfg["network_mode"] == "none" and cfg["network_disabled"] is True
     assert cfg["read_only"] is True and cfg["cap_drop"] == ["ALL"]
     assert cfg["mem_limit"] == cfg["memswap_limit"] == 256 * 1024 * 1024
