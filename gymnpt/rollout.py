@@ -25,6 +25,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from gymnpt.core import Outcome, as_multiagent
 from gymnpt.policy import BasePolicy, Completion, Policy, Request, SamplingParams
 from gymnpt.tokens import ChatTokens
@@ -239,7 +241,7 @@ class RolloutEngine:
 
         async def one(i: int, spec: EpisodeSpec) -> None:
             async with sem:
-                trajs = await self._episode(spec, batchers)
+                trajs = await self._episode(spec, batchers, i)
             results[i] = trajs
             if self.writer is not None:
                 self.writer.write_many(trajs)
@@ -291,7 +293,7 @@ class RolloutEngine:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
-    async def _episode(self, spec: EpisodeSpec, batchers: dict[int, _Batcher]) -> list[Trajectory]:
+    async def _episode(self, spec: EpisodeSpec, batchers: dict[int, _Batcher], index: int = 0) -> list[Trajectory]:
         episode_id = spec.episode_id or uuid.uuid4().hex[:12]
         t_start = time.perf_counter()
         logs: dict[str, _SeatLog] = {}
@@ -314,7 +316,7 @@ class RolloutEngine:
                 seat = env.agent_selection
                 log = logs[seat]
                 obs = await self._env_call(env.observe, seat)
-                req = self._prepare(env, log, obs, spec, episode_id)
+                req = self._prepare(env, log, obs, spec, episode_id, index, seats.index(seat))
                 if req is None:
                     reason = f"context limit ({self.max_context_tokens} tokens) reached for {seat}"
                     break
@@ -348,7 +350,9 @@ class RolloutEngine:
                     pass
         return self._finish(spec, episode_id, env, logs, reason, error, time.perf_counter() - t_start)
 
-    def _prepare(self, env: Any, log: _SeatLog, obs: str, spec: EpisodeSpec, episode_id: str) -> Request | None:
+    def _prepare(
+        self, env: Any, log: _SeatLog, obs: str, spec: EpisodeSpec, episode_id: str, index: int = 0, seat_index: int = 0
+    ) -> Request | None:
         tokenizer = getattr(log.policy, "tokenizer", None)
         new: list[dict[str, str]] = []
         if not log.messages:
@@ -371,13 +375,17 @@ class RolloutEngine:
             log.logprobs += [0.0] * len(piece)
             prompt_ids = list(log.token_ids)
         log.messages += new
-        if log.turns == 0 and log.pre_reward:
-            pass
+        params = self.sampling
+        if params.seed is not None:
+            # One sampling seed per (run seed, episode, seat, turn): reproducible, yet the
+            # episodes of a group (same env seed) sample differently.
+            derived = np.random.SeedSequence([params.seed, index, seat_index, log.turns]).generate_state(1)[0]
+            params = params.with_(seed=int(derived))
         return Request(
             messages=list(log.messages),
             prompt_token_ids=prompt_ids,
             seat=log.seat,
-            params=self.sampling,
+            params=params,
             env=env,
             episode_id=episode_id,
             env_id=self.env_id,

@@ -138,3 +138,24 @@ def test_hf_dataset_export(tmp_path):
     trajs = _engine(CountTo).run([1, 2], Seeded())
     ds = to_hf_dataset(trajs)
     assert len(ds) == 2 and "messages" in ds.column_names
+
+
+def test_sampling_seed_differs_per_episode_and_repeats():
+    from gymnpt.policy import SamplingParams
+
+    class Capture(Batching):
+        def __init__(self):
+            super().__init__()
+            self.seeds = []
+
+        async def generate(self, requests):
+            self.seeds += [r.params.seed for r in requests]
+            return await super().generate(requests)
+
+    runs = []
+    for _ in range(2):
+        pol = Capture()
+        _engine(CountTo, sampling=SamplingParams(seed=7)).run([1], pol, group_size=4)
+        runs.append(pol.seeds)
+    assert runs[0] == runs[1]
+    assert len(set(runs[0])) == len(runs[0])  # no two calls share a seed
