@@ -57,6 +57,10 @@ class EvalConfig:
                             default="tiny")
     base_url: str = field_help("OpenAI-compatible endpoint for agent=openai", default="")
     api_key: str = field_help("API key for agent=openai (or set OPENAI_API_KEY)", default="")
+    openai_mode: str = field_help("agent=openai: chat, or completions (token ids in and out; needs tokenizer)",
+                                  default="chat")
+    tokenizer: str = field_help("agent=openai, completions mode: local tokenizer (tiny, a path or an id)",
+                                default="")
     temperature: float = field_help("sampling temperature for model agents (0 = greedy)", default=1.0)
     top_p: float = field_help("nucleus sampling mass", default=1.0)
     max_new_tokens: int = field_help("longest reply in tokens", default=64)
@@ -83,6 +87,10 @@ class RolloutConfig:
     model: str = field_help("model for hf/vllm/openai: tiny, smollm2, a path or an id", default="tiny")
     base_url: str = field_help("endpoint for policy=openai", default="")
     api_key: str = field_help("API key for policy=openai", default="")
+    openai_mode: str = field_help("policy=openai: chat, or completions (token ids in and out; needs tokenizer)",
+                                  default="chat")
+    tokenizer: str = field_help("policy=openai, completions mode: local tokenizer (tiny, a path or an id)",
+                                default="")
     temperature: float = field_help("sampling temperature (0 = greedy)", default=1.0)
     top_p: float = field_help("nucleus sampling mass", default=1.0)
     max_new_tokens: int = field_help("longest reply in tokens", default=64)
@@ -115,11 +123,18 @@ def _report_plugin_failures(console: Any) -> None:
         console.print(f"[yellow]plugin {name!r} failed to load: {err}[/yellow]")
 
 
-def _make_policy(name: str, env_id: str, *, model: str = "", base_url: str = "", api_key: str = "") -> Any:
+def _make_policy(name: str, env_id: str, *, model: str = "", base_url: str = "", api_key: str = "",
+                 mode: str = "", tokenizer: str = "") -> Any:
     from gymnpt.policies import build_policy
 
+    extra: dict[str, Any] = {}
+    if name.split(":", 1)[0] == "openai":
+        if mode:
+            extra["mode"] = mode
+        if tokenizer:
+            extra["tokenizer"] = tokenizer
     return build_policy(name, env_id, model=model or None, base_url=base_url or None,
-                        api_key=api_key or os.environ.get("OPENAI_API_KEY") or None)
+                        api_key=api_key or os.environ.get("OPENAI_API_KEY") or None, **extra)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -232,7 +247,8 @@ def cmd_eval(cfg: EvalConfig) -> int:
     name = cfg.agent or cfg.policy
     if not name:
         raise ConfigError("say which agent to evaluate: agent=bot:<name> or policy=hf model=<path>")
-    agent = _make_policy(name, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
+    agent = _make_policy(name, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key,
+                         mode=cfg.openai_mode, tokenizer=cfg.tokenizer)
     opponent = None
     if spec.num_seats > 1 and cfg.opponent != "self":
         opponent = _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
@@ -270,7 +286,8 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
     out = Path(cfg.out or f"runs/rollout-{spec.id.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(to_yaml(cfg))
-    policy = _make_policy(cfg.policy, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
+    policy = _make_policy(cfg.policy, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key,
+                          mode=cfg.openai_mode, tokenizer=cfg.tokenizer)
     seats = list(spec.seats)
     if len(seats) == 1 or cfg.opponent == "self":
         pols: Any = policy

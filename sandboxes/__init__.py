@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.sandboxes.base import ExecResult, Limits, Sandbox, SandboxError, Session, Status
-
 from gymnpt.hookspecs import hookimpl
+from gymnpt.sandboxes.base import ExecResult, Limits, Sandbox, SandboxError, Session, Status
 
 __all__ = [
     "ExecResult",

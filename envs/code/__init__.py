@@ -29,7 +29,6 @@ def _humaneval_unavailable() -> str | None:
 def gymnpt_register_envs(registry: Any) -> None:
     """Register the code envs."""
     from gymnpt.envs.code.languages import language_unavailable, load_languages
-
     from gymnpt.registry import EnvSpec
 
     registry.register_env(

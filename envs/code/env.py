@@ -21,6 +21,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from gymnpt.core import InvalidAction, Outcome, TextEnv
 from gymnpt.envs.code.grading import (
     REWARD_MODES,
     GradeResult,
@@ -31,8 +33,6 @@ from gymnpt.envs.code.grading import (
 )
 from gymnpt.envs.code.languages import Language, language_unavailable, load_languages
 from gymnpt.sandboxes.base import ExecResult, Limits, Status
-
-from gymnpt.core import InvalidAction, Outcome, TextEnv
 
 __all__ = [
     "CodeEnv",

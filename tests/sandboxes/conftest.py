@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 
 import pytest
+
 from gymnpt.sandboxes import available_sandboxes, get_sandbox
 
 BACKENDS = ["local", "bwrap", "docker"]

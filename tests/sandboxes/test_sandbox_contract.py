@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from gymnpt.sandboxes import Limits, SandboxError, Status, available_sandboxes, get_sandbox
-from gymnpt.sandboxes.base import classify, normalize_files
 
 from gymnpt.registry import Registry, SandboxSpec
+from gymnpt.sandboxes import Limits, SandboxError, Status, available_sandboxes, get_sandbox
+from gymnpt.sandboxes.base import classify, normalize_files
 
 
 def test_ok_stdout_stderr_exit_code_and_wall_time(sandbox):

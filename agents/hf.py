@@ -1,0 +1,437 @@
+"""``hf``: a transformers causal LM as a batched, token-exact policy.
+
+:class:`HFPolicy` answers every pending request of a ``generate`` call in one batch: prompts
+are left-padded, the prompt is run once, and tokens are then sampled one step at a time with
+the KV cache (a compact loop written here rather than ``model.generate``, for exact control of
+the ids and their logprobs).
+
+Token in / token out:
+
+* The prompt is ``Request.prompt_token_ids`` when the rollout engine gives it, else the
+  tokenizer's chat template applied to ``Request.messages`` with the generation prompt.
+* ``Completion.token_ids`` are the ids exactly as sampled, up to and including the end-of-turn
+  token when one was sampled, and nothing after it.
+* ``Completion.text`` is those ids decoded with special tokens skipped. When a stop string
+  appears, sampling stops at the token that completed it; the text is cut before the stop
+  string, while the ids end with that token (so they decode to the text, the stop string, and
+  at most the rest of that last token); ``info["stop"]`` names the stop string.
+* ``Completion.logprobs[i]`` is the log-probability of ``token_ids[i]`` under
+  ``log_softmax(logits / temperature)`` with the model's unmodified logits (temperature 0, i.e.
+  greedy, counts as 1) before any top-p truncation: the distribution the learner recomputes
+  with one forward pass over the conversation at the same temperature. With
+  ``logprobs="raw"`` it is ``log_softmax(logits)`` whatever the temperature.
+
+Sampling is seeded per request: a request whose ``params.seed`` is set draws from its own
+``torch.Generator`` seeded with it (the same seed gives the same ids, alone or in any batch);
+other requests get a seed drawn in order from the policy's generator (``seed=`` at
+construction), so a run with the same seeds and the same request order reproduces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gymnpt.policy import Completion, Request, SamplingParams
+
+__all__ = ["HFPolicy", "make_hf_policy"]
+
+_END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass
+class _Row:
+    """One request being sampled."""
+
+    prompt: list[int]
+    params: SamplingParams
+    generator: Any
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    done: bool = False
+    finish_reason: str = "length"
+    stop: str | None = None
+    text: str | None = None
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _torch_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype)
+
+
+class HFPolicy:
+    """A transformers causal LM answering batches of requests.
+
+    Args:
+        model: a model name (``tiny``, ``smollm2``, a local path or a Hugging Face id) to load,
+            or a loaded model (then ``tokenizer`` is required). A loaded model is used as is:
+            the learner passes its live model so that sampling uses its current weights.
+        tokenizer: the tokenizer, when ``model`` is a loaded model (else loaded with it).
+        name: the policy name in trajectories (default ``hf:<model>``).
+        device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``; only used when loading.
+        dtype: ``float32`` (default), ``bfloat16``, ``float16`` or ``auto``; only used when loading.
+        seed: seed of the generator that seeds requests without ``params.seed``.
+        logprobs: ``sampling`` (temperature-scaled, the default) or ``raw`` (see module doc).
+        max_batch_size: the most requests run together; larger batches are split.
+        temperature: when set, overrides every request's temperature.
+        top_p: when set, overrides every request's top_p.
+        max_new_tokens: when set, overrides every request's max_new_tokens.
+        stop: when set, overrides every request's stop strings.
+        num_threads: CPU threads torch uses while sampling (restored afterwards). None (the
+            default) picks 1 for models under 20M parameters, whose small matrix products do
+            not gain from more threads and slow down badly when cores are shared, and leaves
+            torch's setting alone otherwise; 0 always leaves it alone.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Any = "tiny",
+        tokenizer: Any = None,
+        *,
+        name: str | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        seed: int = 0,
+        logprobs: str = "sampling",
+        max_batch_size: int = 64,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int | None = None,
+        stop: list[str] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        import torch
+
+        if logprobs not in ("sampling", "raw"):
+            raise ValueError(f"logprobs must be 'sampling' or 'raw', got {logprobs!r}")
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.device = _resolve_device(device)
+        self.dtype = dtype
+        self.logprob_mode = logprobs
+        self.max_batch_size = max_batch_size
+        self.num_threads = num_threads
+        self.overrides: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "temperature": temperature,
+                "top_p": top_p,
+                "max_new_tokens": max_new_tokens,
+                "stop": list(stop) if stop is not None else None,
+            }.items()
+            if v is not None
+        }
+        if self.overrides:
+            _check_params(SamplingParams().with_(**self.overrides))
+        self.version = 0
+        self._lock = threading.Lock()
+        self._seed_gen = torch.Generator().manual_seed(seed)
+        if isinstance(model, (str, os.PathLike)):
+            self.model_name = str(model)
+            self.model, self.tokenizer = self._load(self.model_name, tokenizer)
+        else:
+            if tokenizer is None:
+                raise ValueError("HFPolicy(model=<loaded model>) needs tokenizer=")
+            self.model_name = str(getattr(getattr(model, "config", None), "name_or_path", "") or "model")
+            self.model, self.tokenizer = model, tokenizer
+        self.name = name or f"hf:{self.model_name}"
+        self._setup_tokens()
+
+    # ---- loading ---------------------------------------------------------------------------
+    def _load(self, name: str, tokenizer: Any = None) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from gymnpt.tiny import resolve_model
+
+        path = resolve_model(name)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=_torch_dtype(self.dtype, self.device)
+            )
+        except OSError as exc:
+            raise FileNotFoundError(
+                f"cannot load model {name!r} (resolved to {path!r}): {exc}. Use model=tiny, "
+                "model=smollm2, a local folder with config.json, or a Hugging Face id that is "
+                "cached or downloadable here."
+            ) from exc
+        model = model.to(self.device)  # type: ignore[arg-type]
+        model.eval()
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        return model, tokenizer
+
+    def _setup_tokens(self) -> None:
+        tok = self.tokenizer
+        eos: set[int] = set()
+        if tok.eos_token_id is not None:
+            eos.add(int(tok.eos_token_id))
+        gen_cfg = getattr(self.model, "generation_config", None)
+        gen_eos = getattr(gen_cfg, "eos_token_id", None)
+        if isinstance(gen_eos, int):
+            eos.add(gen_eos)
+        elif isinstance(gen_eos, (list, tuple)):
+            eos.update(int(x) for x in gen_eos)
+        vocab = tok.get_vocab()
+        eos.update(vocab[t] for t in _END_OF_TURN_TOKENS if t in vocab)
+        if not eos:
+            raise ValueError(f"tokenizer of {self.model_name!r} has no eos / end-of-turn token")
+        self.eos_ids = eos
+        pad = tok.pad_token_id
+        self.pad_id = int(pad if pad is not None else min(eos))
+
+    def set_model(self, model: Any, tokenizer: Any = None) -> None:
+        """Sample from ``model`` from now on (e.g. the learner's live model) and bump the version.
+
+        Args:
+            model: the new model (same vocabulary as the tokenizer).
+            tokenizer: a new tokenizer, when it changes too.
+        """
+        with self._lock:
+            self.model = model
+            if tokenizer is not None:
+                self.tokenizer = tokenizer
+            self._setup_tokens()
+            self.version += 1
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load a checkpoint folder (``save_pretrained`` output) and bump the version.
+
+        The tokenizer is reloaded too when the folder has one.
+
+        Args:
+            path: a folder with ``config.json`` and weights.
+        """
+        p = Path(path)
+        if not (p / "config.json").exists():
+            raise FileNotFoundError(f"no checkpoint at {p}: expected a folder with config.json")
+        has_tok = (p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists()
+        model, tokenizer = self._load(str(p), None if has_tok else self.tokenizer)
+        self.set_model(model, tokenizer)
+
+    # ---- prompts ---------------------------------------------------------------------------
+    def encode_messages(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of ``messages`` rendered by the chat template with the generation prompt."""
+        if not messages:
+            raise ValueError("a request needs at least one message or prompt_token_ids")
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ValueError(
+                f"the tokenizer of {self.model_name!r} has no chat template; send "
+                "prompt_token_ids or use a chat model"
+            )
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _params(self, params: SamplingParams) -> SamplingParams:
+        out = params.with_(**self.overrides) if self.overrides else params
+        _check_params(out)
+        return out
+
+    # ---- generation ------------------------------------------------------------------------
+    async def generate(self, requests: list[Request]) -> list[Completion]:
+        """Answer all ``requests`` in batches; the blocking model work runs in a thread."""
+        if not requests:
+            return []
+        return await asyncio.to_thread(self.generate_sync, requests)
+
+    def generate_sync(self, requests: list[Request]) -> list[Completion]:
+        """The blocking form of :meth:`generate`."""
+        import torch
+
+        rows: list[_Row] = []
+        for req in requests:
+            params = self._params(req.params)
+            prompt = (
+                [int(t) for t in req.prompt_token_ids]
+                if req.prompt_token_ids is not None
+                else self.encode_messages(req.messages)
+            )
+            if not prompt:
+                raise ValueError("empty prompt: prompt_token_ids is an empty list")
+            seed = params.seed
+            if seed is None:
+                seed = int(torch.randint(0, 2**62, (1,), generator=self._seed_gen).item())
+            rows.append(_Row(prompt, params, torch.Generator().manual_seed(int(seed))))
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
+        with self._lock:
+            version = self.version
+            threads = self._threads()
+            saved = torch.get_num_threads()
+            if threads:
+                torch.set_num_threads(threads)
+            try:
+                for start in range(0, len(order), self.max_batch_size):
+                    self._sample([rows[i] for i in order[start : start + self.max_batch_size]])
+            finally:
+                if threads:
+                    torch.set_num_threads(saved)
+        out = []
+        for row in rows:
+            text = row.text if row.text is not None else self._decode(row.ids)
+            info: dict[str, Any] = {"prompt_tokens": len(row.prompt), "version": version}
+            if row.stop is not None:
+                info["stop"] = row.stop
+            out.append(
+                Completion(
+                    text=text,
+                    token_ids=row.ids,
+                    logprobs=row.logprobs,
+                    finish_reason=row.finish_reason,
+                    info=info,
+                )
+            )
+        return out
+
+    def _threads(self) -> int:
+        """Threads to sample with, or 0 to leave torch's setting alone."""
+        if self.num_threads is not None:
+            return max(0, self.num_threads)
+        device = next(self.model.parameters()).device
+        if device.type != "cpu":
+            return 0
+        size = sum(p.numel() for p in self.model.parameters())
+        return 1 if size < 20_000_000 else 0
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _sample(self, rows: list[_Row]) -> None:
+        import torch
+
+        model = self.model
+        device = next(model.parameters()).device
+        batch = len(rows)
+        width = max(len(r.prompt) for r in rows)
+        input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((batch, width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, width - len(row.prompt) :] = torch.tensor(row.prompt, dtype=torch.long)
+            attention[i, width - len(row.prompt) :] = 1
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        temps = torch.tensor([r.params.temperature for r in rows], dtype=torch.float32)
+        greedy = temps <= 0
+        scale = torch.where(greedy, torch.ones_like(temps), temps)[:, None]
+        top_p = torch.tensor([r.params.top_p for r in rows], dtype=torch.float32)[:, None]
+        steps = max(r.params.max_new_tokens for r in rows)
+        input_ids, attention, positions = (t.to(device) for t in (input_ids, attention, positions))
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    position_ids=positions,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+                past = out.past_key_values
+                next_pos = positions[:, -1:] + 1
+                for _ in range(steps):
+                    logits = out.logits[:, -1, :].float().cpu()
+                    tokens = self._pick(rows, logits, greedy, scale, top_p)
+                    if all(r.done for r in rows):
+                        break
+                    attention = torch.cat(
+                        [attention, torch.ones((batch, 1), dtype=torch.long, device=device)], dim=1
+                    )
+                    out = model(
+                        input_ids=tokens[:, None].to(device),
+                        attention_mask=attention,
+                        position_ids=next_pos,
+                        past_key_values=past,
+                        use_cache=True,
+                    )
+                    past = out.past_key_values
+                    next_pos = next_pos + 1
+        finally:
+            if was_training:
+                model.train()
+
+    def _pick(
+        self, rows: list[_Row], logits: Any, greedy: Any, scale: Any, top_p: Any
+    ) -> Any:
+        """Choose the next token of every live row and record it; returns the token tensor."""
+        import torch
+
+        scaled = torch.log_softmax(logits / scale, dim=-1)
+        lp_table = scaled if self.logprob_mode == "sampling" else torch.log_softmax(logits, dim=-1)
+        probs = scaled.exp()
+        if bool((top_p < 1).any()):
+            sorted_p, idx = probs.sort(dim=-1, descending=True)
+            drop = (sorted_p.cumsum(-1) - sorted_p) >= top_p
+            sorted_p = sorted_p.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, idx, sorted_p)
+        argmax = logits.argmax(dim=-1)
+        tokens = torch.full((len(rows),), self.pad_id, dtype=torch.long)
+        for i, row in enumerate(rows):
+            if row.done:
+                continue
+            if bool(greedy[i]):
+                tok = int(argmax[i])
+            else:
+                tok = int(torch.multinomial(probs[i], 1, generator=row.generator).item())
+            tokens[i] = tok
+            row.ids.append(tok)
+            row.logprobs.append(float(lp_table[i, tok]))
+            if tok in self.eos_ids:
+                row.done, row.finish_reason = True, "stop"
+            elif row.params.stop and self._check_stop(row):
+                row.done, row.finish_reason = True, "stop"
+            elif len(row.ids) >= row.params.max_new_tokens:
+                row.done, row.finish_reason = True, "length"
+        return tokens
+
+    def _check_stop(self, row: _Row) -> bool:
+        stops = [s for s in row.params.stop or [] if s]
+        if not stops:
+            return False
+        window = 2 * max(len(s) for s in stops) + 4
+        tail = self._decode(row.ids[-window:])
+        if not any(s in tail for s in stops):
+            return False
+        text = self._decode(row.ids)
+        hits = [(text.find(s), s) for s in stops if s in text]
+        if not hits:
+            return False
+        pos, stop = min(hits)
+        row.text, row.stop = text[:pos], stop
+        return True
+
+    def close(self) -> None:
+        """Release the model."""
+        self.model = None
+
+
+def _check_params(params: SamplingParams) -> None:
+    if params.max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
+    if params.temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {params.temperature}")
+    if not 0 < params.top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
+    if params.stop is not None and not all(isinstance(s, str) for s in params.stop):
+        raise ValueError(f"stop must be a list of strings, got {params.stop!r}")
+
+
+def make_hf_policy(env_id: str | None = None, model: str = "tiny", **kwargs: Any) -> HFPolicy:
+    """Registry factory of the ``hf`` agent: ``HFPolicy(model, **kwargs)``."""
+    del env_id
+    return HFPolicy(model, **kwargs)
