@@ -163,7 +163,8 @@ class GameCore:
         assert self._seed_source is not None
         child = self._seed_source.spawn(1)[0]
         self.rng = np.random.default_rng(child)
-        self.py_rng = _pyrandom.Random(int(self.rng.integers(0, 2**63)))
+        state = child.generate_state(2, np.uint64)
+        self.py_rng = _pyrandom.Random(int(state[0]) ^ (int(state[1]) << 64))
         self.seed = seed
         self._done = False
         self._truncated = False
@@ -188,6 +189,10 @@ class GameCore:
         if self._done:
             return []
         return [s for s in self._to_act() if s not in self._pending]
+
+    def acting(self) -> list[str]:
+        """Seats that still have to reply before the next moves apply."""
+        return self._acting()
 
     def _invalid(self, seat: str, text: str, error: str) -> tuple[dict[str, float], dict[str, Any]]:
         """Handle an unparseable reply. Returns (rewards, info) for this step."""
@@ -316,6 +321,10 @@ class MultiAgentEnv(GameCore):
     @property
     def num_seats(self) -> int:
         return len(self.seats)
+
+    @property
+    def unwrapped(self) -> MultiAgentEnv:
+        return self
 
     def observation_space(self, agent: str) -> spaces.Text:
         return self.observation_spaces[agent]
