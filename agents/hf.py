@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,66 @@ class _Row:
     finish_reason: str = "length"
     stop: str | None = None
     text: str | None = None
+
+
+class _PrefixCache:
+    """Key/value tensors of finished sequences, reused when a later prompt extends one.
+
+    In a multi-turn episode each prompt is the previous prompt, the sampled reply and the new
+    env message, so the model only has to read the new message. Entries are dropped when the
+    model's weights change (any in-place update of a parameter, or a version bump) and when
+    the byte budget is exceeded (least recently used first).
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.entries: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
+        self.sizes: dict[tuple[int, ...], int] = {}
+        self.bytes = 0
+        self.fingerprint: Any = None
+        self.hits = 0
+        self.reused_tokens = 0
+
+    def check(self, fingerprint: Any) -> None:
+        if fingerprint != self.fingerprint:
+            self.clear()
+            self.fingerprint = fingerprint
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.sizes.clear()
+        self.bytes = 0
+
+    def lookup(self, prompt: list[int]) -> tuple[tuple[int, ...], list[tuple[Any, Any]]] | None:
+        t = tuple(prompt)
+        best: tuple[int, ...] | None = None
+        for key in self.entries:
+            n = len(key)
+            if n <= len(t) and (best is None or n > len(best)) and t[:n] == key:
+                best = key
+        if best is None:
+            return None
+        self.entries.move_to_end(best)
+        self.hits += 1
+        return best, self.entries[best]
+
+    def add(self, key: tuple[int, ...], layers: list[tuple[Any, Any]], replaces: tuple[int, ...] | None) -> None:
+        size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in layers)
+        if size > self.budget:
+            return
+        if replaces is not None and replaces in self.entries:
+            self._drop(replaces)
+        if key in self.entries:
+            self._drop(key)
+        self.entries[key] = layers
+        self.sizes[key] = size
+        self.bytes += size
+        while self.bytes > self.budget and self.entries:
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: tuple[int, ...]) -> None:
+        self.entries.pop(key)
+        self.bytes -= self.sizes.pop(key)
 
 
 def _resolve_device(device: str) -> str:
@@ -99,6 +160,8 @@ class HFPolicy:
             default) picks 1 for models under 20M parameters, whose small matrix products do
             not gain from more threads and slow down badly when cores are shared, and leaves
             torch's setting alone otherwise; 0 always leaves it alone.
+        prefix_cache_mb: memory for reusing the key/value cache of earlier turns of a
+            conversation (0 turns it off). Multi-turn prompts then cost only their new tokens.
     """
 
     def __init__(
@@ -117,6 +180,7 @@ class HFPolicy:
         max_new_tokens: int | None = None,
         stop: list[str] | None = None,
         num_threads: int | None = None,
+        prefix_cache_mb: int = 256,
     ) -> None:
         import torch
 
@@ -129,6 +193,7 @@ class HFPolicy:
         self.logprob_mode = logprobs
         self.max_batch_size = max_batch_size
         self.num_threads = num_threads
+        self._prefix = _PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
         self.overrides: dict[str, Any] = {
             k: v
             for k, v in {
@@ -272,6 +337,9 @@ class HFPolicy:
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         with self._lock:
             version = self.version
+            if self._prefix is not None:
+                params_version = sum(p._version for p in self.model.parameters())
+                self._prefix.check((id(self.model), version, params_version))
             threads = self._threads()
             saved = torch.get_num_threads()
             if threads:
@@ -318,13 +386,38 @@ class HFPolicy:
         model = self.model
         device = next(model.parameters()).device
         batch = len(rows)
-        width = max(len(r.prompt) for r in rows)
+        # Reuse the key/value cache of the longest earlier sequence each prompt extends.
+        hits = [self._prefix.lookup(r.prompt) if self._prefix is not None else None for r in rows]
+        reuse = [min(len(h[0]), len(r.prompt) - 1) if h else 0 for h, r in zip(hits, rows)]
+        past_width = max(reuse)
+        suffixes = [r.prompt[c:] for r, c in zip(rows, reuse)]
+        width = max(len(x) for x in suffixes)
         input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((batch, width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, width - len(row.prompt) :] = torch.tensor(row.prompt, dtype=torch.long)
-            attention[i, width - len(row.prompt) :] = 1
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        attention = torch.zeros((batch, past_width + width), dtype=torch.long)
+        positions = torch.zeros((batch, width), dtype=torch.long)
+        for i, (suffix, c) in enumerate(zip(suffixes, reuse)):
+            input_ids[i, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
+            attention[i, past_width - c : past_width] = 1
+            attention[i, past_width + width - len(suffix) :] = 1
+            positions[i, width - len(suffix) :] = torch.arange(c, c + len(suffix))
+        cache = None
+        if past_width:
+            from transformers import DynamicCache
+
+            assert self._prefix is not None
+            self._prefix.reused_tokens += sum(reuse)
+            cache = DynamicCache(config=model.config)
+            n_layers = len(next(h for h in hits if h)[1])
+            for layer in range(n_layers):
+                ref_k, ref_v = next(h for h in hits if h)[1][layer]
+                ks = ref_k.new_zeros((batch, ref_k.shape[0], past_width, ref_k.shape[2]))
+                vs = ref_v.new_zeros((batch, ref_v.shape[0], past_width, ref_v.shape[2]))
+                for i, (h, c) in enumerate(zip(hits, reuse)):
+                    if h and c:
+                        k, v = h[1][layer]
+                        ks[i, :, past_width - c :] = k[:, :c]
+                        vs[i, :, past_width - c :] = v[:, :c]
+                cache.update(ks.to(device), vs.to(device), layer)
         temps = torch.tensor([r.params.temperature for r in rows], dtype=torch.float32)
         greedy = temps <= 0
         scale = torch.where(greedy, torch.ones_like(temps), temps)[:, None]
@@ -339,11 +432,13 @@ class HFPolicy:
                     input_ids=input_ids,
                     attention_mask=attention,
                     position_ids=positions,
+                    past_key_values=cache,
                     use_cache=True,
                     logits_to_keep=1,
                 )
                 past = out.past_key_values
                 next_pos = positions[:, -1:] + 1
+                fed = 0
                 for _ in range(steps):
                     logits = out.logits[:, -1, :].float().cpu()
                     tokens = self._pick(rows, logits, greedy, scale, top_p)
@@ -361,9 +456,26 @@ class HFPolicy:
                     )
                     past = out.past_key_values
                     next_pos = next_pos + 1
+                    fed += 1
+                if self._prefix is not None:
+                    self._remember(rows, hits, attention, past, fed)
         finally:
             if was_training:
                 model.train()
+
+    def _remember(self, rows: list[_Row], hits: list[Any], attention: Any, past: Any, fed: int) -> None:
+        """Keep each row's key/values (prompt and the sampled tokens fed back) for later turns."""
+        assert self._prefix is not None
+        layers = [(layer.keys, layer.values) for layer in past.layers]
+        for i, row in enumerate(rows):
+            n_ids = min(len(row.ids), fed)
+            length = len(row.prompt) + n_ids
+            idx = attention[i].nonzero()[:length, 0]
+            if len(idx) != length:
+                continue
+            kv = [(k[i][:, idx].clone(), v[i][:, idx].clone()) for k, v in layers]
+            key = tuple(row.prompt) + tuple(row.ids[:n_ids])
+            self._prefix.add(key, kv, replaces=hits[i][0] if hits[i] else None)
 
     def _pick(
         self, rows: list[_Row], logits: Any, greedy: Any, scale: Any, top_p: Any

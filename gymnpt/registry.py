@@ -264,9 +264,19 @@ class Registry:
             raise UnknownNameError(self._unknown("agent", name, list(self.agents)))
         base = parse_id(env_id)[0] if env_id else None
         family = self.envs[base].family if base in self.envs else None
-        for spec in reversed(entries):
-            if spec.supports(base, family):
-                return spec, extra
+        # The most specific entry wins: one naming the env id, then its family, then any env;
+        # among equals, the one registered last.
+        def rank(spec: AgentSpec) -> int:
+            if base is not None and base in spec.envs:
+                return 2
+            if family is not None and f"family:{family}" in spec.envs:
+                return 1
+            return 0
+
+        matching = [s for s in entries if s.supports(base, family)]
+        if matching:
+            best = max(rank(s) for s in matching)
+            return [s for s in matching if rank(s) == best][-1], extra
         playable = sorted({e for s in entries for e in s.envs})
         raise UnknownNameError(f"agent {name!r} does not play env {base!r}; it plays: {', '.join(playable)}")
 
