@@ -29,8 +29,11 @@ from gymnpt.rollout import EpisodeSpec, RolloutEngine
 from gymnpt.tokens import ChatTokens
 
 
+ENV_ID = "snake[size=6]"
+
+
 def make_env() -> Any:
-    env = default_registry().make("snake[size=6]")
+    env = default_registry().make(ENV_ID)
     env.unwrapped.invalid_policy = "skip"
     return env
 
@@ -68,18 +71,22 @@ def engine_run(policy: Any, batch: int, turns: int, sampling: SamplingParams, co
 
 
 def main() -> None:
+    global ENV_ID
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--env", default="snake[size=6]", help="env id (single-agent)")
     ap.add_argument("--batch", type=int, default=32, help="B: episodes in flight / raw batch size")
     ap.add_argument("--turns", type=int, default=4, help="model calls per episode")
     ap.add_argument("--tokens", type=int, default=16, help="max_new_tokens per reply")
     ap.add_argument("--naive-episodes", type=int, default=8, help="episodes for the naive loop")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for sampling (default: the policy's choice)")
     ap.add_argument("--vllm", action="store_true", help="also run the engine with the vllm backend")
     args = ap.parse_args()
+    ENV_ID = args.env  # noqa: PLW0603
 
     from gymnpt.agents.hf import HFPolicy
 
-    hf = HFPolicy("tiny", seed=0)
+    hf = HFPolicy("tiny", seed=0, num_threads=args.threads)
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.tokens, seed=0)
     raw = raw_generate(hf, args.batch, sampling, args.repeats)
     eng = max(engine_run(hf, args.batch, args.turns, sampling, args.batch)[0] for _ in range(args.repeats))
@@ -96,7 +103,7 @@ def main() -> None:
         finally:
             vl.close()
         rows += [("(a') raw generate, vllm", vraw), ("(b') engine, vllm", veng)]
-    print(f"tiny model, snake 6x6, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:")
+    print(f"tiny model, {args.env}, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:")
     for label, v in rows:
         print(f"  {label:<40} {v:10.1f}")
     print(f"  ratio (b)/(a) = {eng / raw:.2f}   (target >= 0.85)")
