@@ -28,7 +28,6 @@ from gymnpt.registry import default_registry
 from gymnpt.rollout import EpisodeSpec, RolloutEngine
 from gymnpt.tokens import ChatTokens
 
-
 ENV_ID = "snake[size=6]"
 
 
@@ -91,7 +90,7 @@ def main() -> None:
     raw = raw_generate(hf, args.batch, sampling, args.repeats)
     eng = max(engine_run(hf, args.batch, args.turns, sampling, args.batch)[0] for _ in range(args.repeats))
     naive, _ = engine_run(hf, args.naive_episodes, args.turns, sampling, 1)
-    rows = [("(a) raw generate, batch %d" % args.batch, raw), ("(b) engine, %d episodes in flight" % args.batch, eng),
+    rows = [(f"(a) raw generate, batch {args.batch}", raw), (f"(b) engine, {args.batch} episodes in flight", eng),
             ("(c) naive, one episode at a time", naive)]
     if args.vllm:
         from gymnpt.agents.vllm_backend import VLLMPolicy
