@@ -268,8 +268,16 @@ def cmd_eval(cfg: EvalConfig) -> int:
         for seat, ps in sorted(res.per_seat.items()):
             outs = ", ".join(f"{k} {v}" for k, v in sorted(ps["outcomes"].items()))
             console.print(f"  as {seat}: {ps['episodes']} episodes, mean return {ps['return_mean']:.3f}; {outs}")
+    extra: dict[str, Any] = {}
+    if spec.id == "kuhn_poker" or spec.id.startswith("kuhn_poker"):
+        from gymnpt.exploitability import exploitability
+
+        ex = exploitability(agent, registry=reg, sampling=sampling)
+        extra["exploitability"] = ex.to_dict()
+        console.print(f"exploitability of {name}: {ex.exploitability:.4f} chips per hand "
+                      f"(NashConv {ex.nash_conv:.4f}; measured by {ex.method})")
     if cfg.out:
-        (Path(cfg.out) / "results.json").write_text(json.dumps(res.to_dict(), indent=2, default=str))
+        (Path(cfg.out) / "results.json").write_text(json.dumps({**res.to_dict(), **extra}, indent=2, default=str))
         console.print(f"results in {cfg.out}/results.json")
     return 0
 

@@ -79,3 +79,9 @@ def test_listing_commands(cmd):
     out = gymnpt(cmd)
     assert out.returncode == 0, out.stderr
     assert "bot:random" in out.stdout or "games" in out.stdout
+
+
+def test_eval_kuhn_poker_shows_exploitability():
+    out = gymnpt("eval", "env=kuhn_poker", "agent=bot:nash", "opponent=bot:random", "episodes=20")
+    assert out.returncode == 0, out.stderr
+    assert "exploitability of bot:nash: 0.0000" in out.stdout
