@@ -82,15 +82,15 @@ class LearnerConfig:
     """Settings of the policy-gradient update."""
 
     algo: str = field(default="grpo", metadata={"help": "Advantage estimator: grpo, dr_grpo or rloo."})
-    lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate."})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     betas: list[float] = field(default_factory=lambda: [0.9, 0.99], metadata={"help": "AdamW betas."})
     epochs: int = field(default=1, metadata={"help": "Passes over each rollout batch (PPO epochs)."})
     minibatch_size: int = field(
-        default=0, metadata={"help": "Trajectories per optimizer step; 0 means the whole batch in one step."}
+        default=16, metadata={"help": "Trajectories per optimizer step; 0 means the whole batch in one step."}
     )
     micro_batch_size: int = field(
-        default=16, metadata={"help": "Trajectories per forward/backward pass (gradient accumulation)."}
+        default=4, metadata={"help": "Trajectories per forward/backward pass (gradient accumulation); raise it on GPU."}
     )
     micro_batch_tokens: int = field(
         default=0, metadata={"help": "Cap on padded tokens per forward pass; 0 for no cap."}
@@ -259,7 +259,7 @@ def _pad(rows: list[list[Any]], value: Any, dtype: torch.dtype, device: torch.de
 
 def _decoder_and_head(model: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:
     """The backbone and LM head of a causal LM (through PEFT wrappers), when recognisable."""
-    base = model
+    base: Any = model
     if hasattr(base, "get_base_model"):
         base = base.get_base_model()
     get_dec = getattr(base, "get_decoder", None)
@@ -292,7 +292,7 @@ def token_logprobs(
     Args:
         model: a causal LM (optionally PEFT-wrapped).
         input_ids: ``[B, T]`` token ids (right-padded).
-        attention_mask: ``[B, T]`` 1 on real tokens.
+        attention_mask: ``[B, T]`` 1 on real tokens (right padding needs no mask and is run without).
         target_mask: ``[B, T]`` bool, True at positions whose token's logprob is wanted
             (position 0 is never a target).
         temperature: logits are divided by it.
@@ -303,13 +303,18 @@ def token_logprobs(
     """
     sel = target_mask[:, 1:]
     targets = input_ids[:, 1:][sel]
+    # With right padding, causal attention never lets a real token see a pad, so the mask can be
+    # dropped: attention then runs its fast causal path instead of materialising a [B, T, T] mask.
+    attn: torch.Tensor | None = attention_mask[:, :-1]
+    if attn is not None and bool((attn[:, 1:] <= attn[:, :-1]).all()):
+        attn = None
     dec, head = _decoder_and_head(model)
     if dec is not None and head is not None:
-        hidden = dec(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], use_cache=False)
+        hidden = dec(input_ids=input_ids[:, :-1], attention_mask=attn, use_cache=False)
         hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state
         logits = head(hidden[sel])
     else:
-        out = model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1], use_cache=False)
+        out = model(input_ids=input_ids[:, :-1], attention_mask=attn, use_cache=False)
         logits = out.logits[sel]
     logits = logits.float()
     if temperature != 1.0:
@@ -421,7 +426,7 @@ class Learner:
                 for p in self.ref_model.parameters():
                     p.requires_grad_(False)
         if cfg.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
-            model.gradient_checkpointing_enable()
+            model.gradient_checkpointing_enable()  # type: ignore[operator]
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.updates = 0
 
@@ -469,13 +474,13 @@ class Learner:
         for mb in self._micro_batches(rows, batch):
             t = self._tensors(mb, batch)
             logp, _ = token_logprobs(self.model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature)
-            logp = logp.cpu().tolist()
+            values: list[float] = logp.cpu().tolist()
             k = 0
             for i in mb:  # logprobs come row by row in micro-batch order
                 row = batch.old_logprobs[i]
                 for pos, m in enumerate(batch.loss_mask[i]):
                     if m:
-                        row[pos] = logp[k]
+                        row[pos] = values[k]
                         k += 1
         self.model.train(was_training)
 
@@ -496,7 +501,7 @@ class Learner:
         if cfg.filter_zero_std:
             trajs, dropped = filter_groups(trajs)
         adv = compute_advantages([t.return_ for t in trajs], group_keys(trajs), cfg.algo, cfg.adv_eps)
-        batch = make_batch(trajs, adv)
+        batch = make_batch(trajs, adv.tolist())
         metrics: dict[str, float] = {"learn/trajectories": float(len(batch)), "learn/groups_dropped": float(dropped),
                                      "learn/trajectories_in": float(n_in)}
         if len(batch) == 0:
@@ -511,10 +516,40 @@ class Learner:
         metrics["time/learn"] = time.perf_counter() - t0
         return metrics
 
+    def _micro_loss(
+        self, t: dict[str, torch.Tensor], *, n_rows: int, n_tokens: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """This micro-batch's share of the minibatch loss (its parts sum to the minibatch mean)."""
+        cfg = self.cfg
+        logp, ent = token_logprobs(self.model, t["ids"], t["attn"], t["mask"],
+                                   temperature=cfg.temperature, with_entropy=True)
+        ref = self._ref_logprobs(t) if cfg.kl_coef > 0 else None
+        loss_tok, parts = policy_loss(logp, t["old"], t["adv"], clip_low=cfg.clip_eps,
+                                      clip_high=cfg.clip_eps_high or cfg.clip_eps, ref_logp=ref, kl_coef=cfg.kl_coef)
+        if cfg.loss_agg == "token":
+            loss = loss_tok.sum() / n_tokens
+        else:  # sequence: mean over each episode's tokens, then mean over episodes
+            n_seq = int(t["ids"].shape[0])
+            lens = torch.bincount(t["seq"], minlength=n_seq).clamp(min=1).float()
+            per_seq = torch.zeros(n_seq, device=loss_tok.device).index_add(0, t["seq"], loss_tok)
+            loss = (per_seq / lens).sum() / n_rows
+        return loss, logp, ent, parts
+
+    def loss(self, batch: Batch, rows: Sequence[int] | None = None) -> torch.Tensor:
+        """The aggregated loss over ``rows`` of ``batch`` (default: all), with gradient.
+
+        This is exactly the quantity one optimizer step of :meth:`update` minimises.
+        """
+        rows = list(range(len(batch))) if rows is None else list(rows)
+        n_tokens = sum(sum(batch.loss_mask[i]) for i in rows)
+        total = torch.zeros((), device=self.device)
+        for mb in self._micro_batches(rows, batch):
+            total = total + self._micro_loss(self._tensors(mb, batch), n_rows=len(rows), n_tokens=n_tokens)[0]
+        return total
+
     def update(self, batch: Batch) -> dict[str, float]:
         """The optimisation loop on a prepared :class:`Batch` (advantages already set)."""
         cfg = self.cfg
-        clip_high = cfg.clip_eps_high or cfg.clip_eps
         self.model.train()
         t0 = time.perf_counter()
         sums = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "approx_kl": 0.0, "ratio": 0.0, "entropy": 0.0}
@@ -530,17 +565,7 @@ class Learner:
                 self.optimizer.zero_grad(set_to_none=True)
                 for mb in self._micro_batches(rows, batch):
                     t = self._tensors(mb, batch)
-                    logp, ent = token_logprobs(self.model, t["ids"], t["attn"], t["mask"],
-                                               temperature=cfg.temperature, with_entropy=True)
-                    ref = self._ref_logprobs(t) if cfg.kl_coef > 0 else None
-                    loss_tok, parts = policy_loss(logp, t["old"], t["adv"], clip_low=cfg.clip_eps,
-                                                  clip_high=clip_high, ref_logp=ref, kl_coef=cfg.kl_coef)
-                    if cfg.loss_agg == "token":
-                        loss = loss_tok.sum() / n_tokens
-                    else:  # sequence: mean over each episode's tokens, then mean over episodes
-                        lens = torch.bincount(t["seq"], minlength=len(mb)).clamp(min=1).float()
-                        per_seq = torch.zeros(len(mb), device=loss_tok.device).index_add(0, t["seq"], loss_tok)
-                        loss = (per_seq / lens).sum() / len(rows)
+                    loss, logp, ent, parts = self._micro_loss(t, n_rows=len(rows), n_tokens=n_tokens)
                     loss.backward()
                     k = logp.numel()
                     n_tok_seen += k
@@ -586,5 +611,7 @@ class Learner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the config's lr wins (e.g. changed on resume)
+            group["lr"] = self.cfg.lr
         self.generator.set_state(state["generator"])
         self.updates = int(state.get("updates", 0))

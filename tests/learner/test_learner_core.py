@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import make_traj, tiny_llama
+from learner_helpers import make_traj, tiny_llama
 
 from gymnpt.learner import (
     Learner,

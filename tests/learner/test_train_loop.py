@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import line_registry
+from learner_helpers import line_registry
 from safetensors.torch import load_file
 
 from gymnpt.config import ConfigError, parse_overrides
@@ -15,8 +15,10 @@ from gymnpt.hookspecs import hookimpl
 from gymnpt.train import Config, RunDir, run
 
 BASE = ["env=linewalk", "steps=4", "seeds_per_step=2", "group_size=4", "max_new_tokens=3", "save_every=1",
-        "sft.steps=25", "sft.episodes=32", "sft.batch_size=8", "sft.lr=1e-2", "eval.episodes=4", "progress=false",
-        "learner.lr=3e-3", "concurrency=16"]
+        "sft.steps=3", "sft.episodes=8", "sft.batch_size=4", "eval.episodes=4", "progress=false",
+        "learner.lr=3e-3", "concurrency=16", "threads=1"]
+#: the coin env rewards random replies, so an untrained model already gives groups with variance
+COIN = ["env=coin", "sft.steps=0", "eval.bots=[bot:random]", "max_new_tokens=2"]
 
 
 def cfg_for(tmp_path: Path, name: str, *extra: str) -> Config:
@@ -62,13 +64,13 @@ def test_run_folder_contents(tmp_path: Path) -> None:
 
 def test_resume_after_kill_continues_identically(tmp_path: Path) -> None:
     # the uninterrupted reference run
-    assert run(cfg_for(tmp_path, "ref"), registry=line_registry()) == 0
+    assert run(cfg_for(tmp_path, "ref", *COIN), registry=line_registry()) == 0
     ref = rl_rows(tmp_path / "ref")
     # the same run, killed after step 3 was logged but before its checkpoint was written
     reg = line_registry()
     reg.plugin_manager.register(_Kill(at=3))
     with pytest.raises(KeyboardInterrupt):
-        run(cfg_for(tmp_path, "killed"), registry=reg)
+        run(cfg_for(tmp_path, "killed", *COIN), registry=reg)
     root = tmp_path / "killed"
     assert RunDir(root).latest_checkpoint().name == "step-000002"
     assert [r["step"] for r in rl_rows(root)] == [1, 2, 3]
@@ -81,7 +83,7 @@ def test_resume_after_kill_continues_identically(tmp_path: Path) -> None:
     for a, b in zip(ref, got, strict=True):
         for key in ("reward/mean", "loss/policy", "policy/entropy", "rollout/sampled_tokens"):
             assert a.get(key) == b.get(key), (a["step"], key)
-    assert sum("loss/policy" in r for r in got[2:]) >= 1  # the resumed steps did learn
+    assert all("loss/policy" in r for r in got)  # every step learned (no skipped batch)
     w_ref = load_file(str(tmp_path / "ref/checkpoints/step-000004/model.safetensors"))
     w_got = load_file(str(root / "checkpoints/step-000004/model.safetensors"))
     assert all(torch.equal(w_ref[k], w_got[k]) for k in w_ref)

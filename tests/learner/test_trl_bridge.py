@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import torch
-from conftest import line_registry
+from learner_helpers import line_registry
 
 from gymnpt.plugins.trl_bridge import EnvRollout
 from gymnpt.tiny import build_tiny
@@ -17,7 +17,7 @@ def test_grpo_trainer_steps_on_an_env_change_parameters(tmp_path: Path) -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = build_tiny(seed=1, hidden_size=32, intermediate_size=64)
-    bridge = EnvRollout("linewalk", max_turns=4, max_new_tokens=3, registry=line_registry())
+    bridge = EnvRollout("coin", max_turns=2, max_new_tokens=3, registry=line_registry())
     data = bridge.dataset(seeds=range(8))
     assert data[0]["prompt"][0]["role"] == "system" and data[0]["seed"] == 0
     args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_steps=2,
@@ -33,12 +33,9 @@ def test_grpo_trainer_steps_on_an_env_change_parameters(tmp_path: Path) -> None:
     assert changed, "no parameter changed"
     # the rollouts were whole multi-turn episodes with env text masked out
     trajs = bridge.last_trajectories
-    assert len(trajs) == 4 and all(t.env_id == "linewalk" for t in trajs)
-    multi = [t for t in trajs if t.num_turns > 1]
-    if multi:
-        t = multi[0]
-        start = t.loss_mask.index(1)
-        assert 0 in t.loss_mask[start:]  # env tokens inside the completion
+    assert len(trajs) == 4 and all(t.env_id == "coin" and t.num_turns == 2 for t in trajs)
+    start = trajs[0].loss_mask.index(1)
+    assert 0 in trajs[0].loss_mask[start:]  # the env's second message sits inside the completion
 
 
 def test_rollout_func_output_is_token_exact() -> None:

@@ -1,0 +1,78 @@
+"""SFT and DPO from recorded trajectories through TRL's trainers, and the warm-start pieces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from learner_helpers import line_registry
+from safetensors.torch import load_file
+
+from gymnpt.config import parse_overrides
+from gymnpt.policies import build_policy
+from gymnpt.rollout import RolloutEngine
+from gymnpt.sft import dpo_dataset, sft_dataset, sft_steps, tokenize_episodes
+from gymnpt.tiny import build_tiny, tiny_path
+from gymnpt.train import Config, run
+from gymnpt.trajectory import TrajectoryWriter
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random-bot episodes of the line walk, 4 per seed, written as a run's trajectories.jsonl."""
+    reg = line_registry()
+    path = tmp_path_factory.mktemp("data") / "trajectories.jsonl"
+    with TrajectoryWriter(path) as w:
+        RolloutEngine("linewalk", registry=reg, writer=w).run(list(range(12)), build_policy("bot:random", "linewalk",
+                                                                                            registry=reg), group_size=4)
+    return path
+
+
+def test_tokenized_episodes_mask_only_the_replies() -> None:
+    reg = line_registry()
+    _, tok = build_tiny()
+    trajs = RolloutEngine("linewalk", registry=reg).run([1, 2], build_policy("bot:line", "linewalk", registry=reg))
+    for t, (ids, mask) in zip(trajs, tokenize_episodes(trajs, tok), strict=True):
+        replies = [m["content"] for m in t.messages if m["role"] == "assistant"]
+        masked = tok.decode([i for i, m in zip(ids, mask, strict=True) if m], skip_special_tokens=True)
+        assert masked == "".join(replies)
+
+
+def test_sft_steps_lower_the_nll() -> None:
+    reg = line_registry()
+    model, tok = build_tiny()
+    trajs = RolloutEngine("linewalk", registry=reg).run(list(range(8)), build_policy("bot:line", "linewalk",
+                                                                                      registry=reg))
+    m = sft_steps(model, tokenize_episodes(trajs, tok), steps=12, batch_size=4, lr=1e-2)
+    assert m["sft/loss_last"] < m["sft/loss_first"] * 0.7
+
+
+def test_datasets_from_trajectories(recorded: Path) -> None:
+    from gymnpt.trajectory import read_trajectories
+
+    trajs = read_trajectories(recorded)
+    _, tok = build_tiny()
+    ds = sft_dataset(trajs, tok)
+    assert len(ds) == sum(t.outcome == "success" for t in trajs) and set(ds.column_names) == {"input_ids",
+                                                                                            "assistant_masks"}
+    pairs = dpo_dataset(trajs)
+    for row in pairs:
+        assert row["chosen"][0]["role"] == "assistant" and row["chosen"] != row["rejected"]
+        assert row["prompt"][-1]["role"] == "user"
+
+
+@pytest.mark.parametrize("algo", ["sft", "dpo"])
+def test_offline_training_through_trl(recorded: Path, tmp_path: Path, algo: str) -> None:
+    cfg = parse_overrides(Config, [f"algo={algo}", f"data={recorded}", f"out={tmp_path}", "name=r",
+                                   "offline.max_steps=2", "offline.batch_size=4", "offline.lr=1e-2"])
+    assert run(cfg) == 0
+    ckpt = tmp_path / "r" / "checkpoints" / "step-000002"
+    new = load_file(str(ckpt / "model.safetensors"))
+    old = load_file(str(tiny_path() / "model.safetensors"))
+    assert any(not torch.equal(new[k], old[k]) for k in old)
+
+
+def test_offline_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="trajectories"):
+        run(parse_overrides(Config, ["algo=sft", f"data={tmp_path / 'none.jsonl'}"]))
