@@ -485,11 +485,13 @@ class Learner:
         self.model.train(was_training)
 
     # ---- algorithm: one update on a batch of trajectories ------------------------------------
-    def step(self, trajs: Sequence[Trajectory]) -> dict[str, float]:
+    def step(self, trajs: Sequence[Trajectory], advantages: Sequence[float] | None = None) -> dict[str, float]:
         """Compute advantages and run ``epochs`` of clipped policy-gradient updates.
 
         Args:
             trajs: the rollout batch (groups of episodes that share seeds).
+            advantages: one advantage per trajectory, computed elsewhere (role-conditioned
+                self-play advantages); then no group is filtered and ``algo`` is not used.
 
         Returns:
             Namespaced metrics (``loss/policy``, ``policy/clip_frac``, ``learn/tokens_per_s`` ...).
@@ -498,10 +500,15 @@ class Learner:
         t0 = time.perf_counter()
         n_in = len(trajs)
         dropped = 0
-        if cfg.filter_zero_std:
-            trajs, dropped = filter_groups(trajs)
-        adv = compute_advantages([t.return_ for t in trajs], group_keys(trajs), cfg.algo, cfg.adv_eps)
-        batch = make_batch(trajs, adv.tolist())
+        if advantages is not None:
+            if len(advantages) != len(trajs):
+                raise ValueError(f"{len(advantages)} advantages for {len(trajs)} trajectories")
+            adv_list = [float(a) for a in advantages]
+        else:
+            if cfg.filter_zero_std:
+                trajs, dropped = filter_groups(trajs)
+            adv_list = compute_advantages([t.return_ for t in trajs], group_keys(trajs), cfg.algo, cfg.adv_eps).tolist()
+        batch = make_batch(trajs, adv_list)
         metrics: dict[str, float] = {"learn/trajectories": float(len(batch)), "learn/groups_dropped": float(dropped),
                                      "learn/trajectories_in": float(n_in)}
         if len(batch) == 0:

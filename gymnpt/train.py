@@ -41,6 +41,7 @@ from gymnpt.learner import (
     filter_groups,
     group_keys,
 )
+from gymnpt.selfplay import LeagueConfig, SelfPlay
 from gymnpt.trajectory import Trajectory
 
 __all__ = ["Config", "WarmStartConfig", "EvalConfig", "run", "Trainer", "load_model"]
@@ -146,6 +147,10 @@ class Config:
     sft: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={"help": "Warm start before RL."})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation."})
     offline: DataConfig = field(default_factory=DataConfig, metadata={"help": "algo=sft|dpo settings."})
+    selfplay: bool = field(default=False, metadata={"help": "Multi-seat envs: the learner plays every seat (and league opponents); trains on every seat it plays."})
+    selfplay_advantage: str = field(default="rae", metadata={"help": "Self-play advantages: rae (a running baseline per role) or group (algo= within each seed and role)."})
+    rae_decay: float = field(default=0.9, metadata={"help": "Decay of the per-role baselines of RAE."})
+    league: LeagueConfig = field(default_factory=LeagueConfig, metadata={"help": "Self-play opponents: frozen snapshots and bots."})
 
     def __post_init__(self) -> None:
         base_env = self.env.split("[")[0]
@@ -175,6 +180,10 @@ class Config:
             raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
         if self.temperature > 0:
             self.learner.temperature = self.temperature
+        if self.selfplay_advantage not in ("rae", "group"):
+            raise ValueError(f"selfplay_advantage must be rae or group, got {self.selfplay_advantage!r}")
+        if self.league.snapshot_every and not self.selfplay:
+            raise ValueError("league.snapshot_every needs selfplay=true")
 
 
 # =============================================================================================
@@ -395,6 +404,7 @@ class Trainer:
         self.step = 0
         self.learner: Learner | None = None
         self.sampler: Any = None
+        self.selfplay: SelfPlay | None = None
         self.history: list[dict[str, Any]] = []
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -447,6 +457,12 @@ class Trainer:
         self.sampler = make_sampler(cfg, self.model, self.tokenizer, self.model_path)
         if cfg.policy != "hf":  # a separate engine starts from the weights on disk: send the current ones
             sync_sampler(self.sampler, self.model)
+        if cfg.selfplay:
+            if self.spec.num_seats < 2:
+                raise ValueError(f"selfplay=true needs a multi-seat env; {self.spec.id} has one seat")
+            self.selfplay = SelfPlay(self.spec.seats, cfg.league, bots=self.spec.bots, env_id=cfg.env,
+                                     registry=self.registry, snapshot_dir=self.run.root / "league", seed=cfg.seed,
+                                     rae_decay=cfg.rae_decay, advantage=cfg.selfplay_advantage)
 
     def train_seeds(self, step: int, round_: int) -> list[int]:
         """Seeds of one rollout round: disjoint across steps and rounds, below the eval seeds."""
@@ -468,6 +484,13 @@ class Trainer:
                 if missing <= 0:
                     break
                 seeds = seeds[:missing]
+            if self.selfplay is not None:
+                specs = self.selfplay.episodes(seeds, cfg.group_size, self.sampler, f"s{step}r{round_}")
+                trajs = self.engine(writer=writer).run_episodes(specs)
+                self.selfplay.regroup(trajs)
+                seen += trajs
+                kept += trajs
+                break  # role baselines use every game; groups are never refilled
             trajs = self.engine(writer=writer).run(seeds, self.sampler, group_size=cfg.group_size)
             for t in trajs:
                 t.group_id = f"s{step}r{round_}:{t.seed}"
@@ -479,6 +502,8 @@ class Trainer:
                 kept = list(seen)
                 break
         m = _rollout_metrics(seen, time.perf_counter() - t0)
+        if self.selfplay is not None:
+            m.update(self.selfplay.record(seen))
         m["rollout/groups_dropped"] = float(dropped)
         m["rollout/groups_kept"] = float(len(set(group_keys(kept))))
         return kept, m
@@ -487,6 +512,8 @@ class Trainer:
         assert self.learner is not None
         state = {"step": self.step, "learner": self.learner.state_dict(), "rng": rng_state(),
                  "sampler_version": int(getattr(self.sampler, "version", 0))}
+        if self.selfplay is not None:
+            state["selfplay"] = self.selfplay.state_dict()
         gen = getattr(self.sampler, "_seed_gen", None)  # the hf sampler's per-request seed stream
         if isinstance(gen, torch.Generator):
             state["sampler_rng"] = gen.get_state()
@@ -515,6 +542,8 @@ class Trainer:
             if hasattr(self.model, "tie_weights"):
                 self.model.tie_weights()
         self.learner.load_state_dict(state["learner"])
+        if self.selfplay is not None and "selfplay" in state:
+            self.selfplay.load_state_dict(state["selfplay"])
         self.step = int(state["step"])
         set_rng_state(state["rng"])
         sync_sampler(self.sampler, self.model)
@@ -522,6 +551,28 @@ class Trainer:
         gen = getattr(self.sampler, "_seed_gen", None)
         if isinstance(gen, torch.Generator) and "sampler_rng" in state:
             gen.set_state(state["sampler_rng"])
+
+    def evaluate_selfplay(self, step: int) -> dict[str, float]:
+        """Win/draw/loss (with Wilson 95% CIs) against the random and the strong bot, both seats."""
+        from gymnpt.evaluation import evaluate
+        from gymnpt.policies import build_policy
+
+        out: dict[str, float] = {}
+        rows = []
+        for bot in dict.fromkeys(["bot:random", self.strong_bot() or "bot:random"]):
+            opp = build_policy(bot, self.cfg.env, registry=self.registry)
+            res = evaluate(self.cfg.env, self.sampler, opp, episodes=self.cfg.eval.periodic_episodes,
+                           seed=self.cfg.eval.seed, sampling=self.sampling.with_(temperature=self._eval_temperature()),
+                           max_turns=self.cfg.max_turns or None, max_concurrent=self.cfg.concurrency,
+                           env_kwargs=self.cfg.env_kwargs, registry=self.registry, agent_name=f"step {step}",
+                           opponent_name=bot)
+            for o in ("win", "draw", "loss"):
+                out[f"eval/{o}_vs_{bot}"] = res.rate(o)[0]
+            rows.append({"step": step, **res.to_dict()})
+        with open(self.run.eval / "selfplay_eval.jsonl", "a", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, default=float) + "\n")
+        return out
 
     def evaluate_model(self, label: str, episodes: int) -> Any:
         from gymnpt.evaluation import evaluate
@@ -553,16 +604,25 @@ class Trainer:
                 self.model.eval()
                 trajs, metrics = self.collect(step, writer)
                 # ---- algorithm: advantages + clipped policy-gradient update -------------
-                metrics.update(self.learner.step(trajs))
+                adv = self.selfplay.advantages(trajs) if self.selfplay is not None else None
+                metrics.update(self.learner.step(trajs, adv))
                 # ---- weight sync to the sampler -------------------------------------------
                 t0 = time.perf_counter()
                 sync_sampler(self.sampler, self.model)
                 metrics["time/sync"] = time.perf_counter() - t0
                 self.step = step
+                if self.selfplay is not None:
+                    snap = self.selfplay.maybe_snapshot(step, self.model, self.tokenizer)
+                    if snap:
+                        metrics["league/snapshots"] = float(sum(1 for n in self.selfplay.league.names()
+                                                                if n.startswith("snapshot")))
                 if cfg.eval.every and step % cfg.eval.every == 0 and step < cfg.steps:
-                    res = self.evaluate_model(f"step {step}", cfg.eval.periodic_episodes)
-                    metrics["eval/return_mean"] = res.return_mean
-                    metrics["eval/success"] = res.success_rate
+                    if self.selfplay is not None:
+                        metrics.update(self.evaluate_selfplay(step))
+                    else:
+                        res = self.evaluate_model(f"step {step}", cfg.eval.periodic_episodes)
+                        metrics["eval/return_mean"] = res.return_mean
+                        metrics["eval/success"] = res.success_rate
                 metrics = {k: float(v) for k, v in metrics.items()}
                 self.run.log({"step": step, "stage": "rl", **metrics})
                 self.history.append({"step": step, **metrics})
