@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymnpt.policy import Completion, Request, SamplingParams
+from gymnpt.policy import Completion, Request, SamplingParams, check_sampling, sampling_overrides
 
 __all__ = ["HFPolicy", "make_hf_policy"]
 
@@ -194,18 +194,7 @@ class HFPolicy:
         self.max_batch_size = max_batch_size
         self.num_threads = num_threads
         self._prefix = _PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
-        self.overrides: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "temperature": temperature,
-                "top_p": top_p,
-                "max_new_tokens": max_new_tokens,
-                "stop": list(stop) if stop is not None else None,
-            }.items()
-            if v is not None
-        }
-        if self.overrides:
-            _check_params(SamplingParams().with_(**self.overrides))
+        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
         self.version = 0
         self._lock = threading.Lock()
         self._seed_gen = torch.Generator().manual_seed(seed)
@@ -306,7 +295,7 @@ class HFPolicy:
 
     def _params(self, params: SamplingParams) -> SamplingParams:
         out = params.with_(**self.overrides) if self.overrides else params
-        _check_params(out)
+        check_sampling(out)
         return out
 
     # ---- generation ------------------------------------------------------------------------
@@ -532,15 +521,6 @@ class HFPolicy:
         self.model = None
 
 
-def _check_params(params: SamplingParams) -> None:
-    if params.max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
-    if params.temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {params.temperature}")
-    if not 0 < params.top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
-    if params.stop is not None and not all(isinstance(s, str) for s in params.stop):
-        raise ValueError(f"stop must be a list of strings, got {params.stop!r}")
 
 
 def make_hf_policy(env_id: str | None = None, model: str = "tiny", **kwargs: Any) -> HFPolicy:

@@ -23,7 +23,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from gymnpt.policy import Completion, Request, SamplingParams
+from gymnpt.policy import Completion, Request, SamplingParams, sampling_overrides
 
 __all__ = ["OpenAIPolicy", "ServerError", "make_openai_policy"]
 
@@ -114,16 +114,7 @@ class OpenAIPolicy:
         self.want_logprobs = logprobs
         self.return_token_ids = return_token_ids
         self.extra_body = dict(extra_body or {})
-        self.overrides = {
-            k: v
-            for k, v in {
-                "temperature": temperature,
-                "top_p": top_p,
-                "max_new_tokens": max_new_tokens,
-                "stop": list(stop) if stop is not None else None,
-            }.items()
-            if v is not None
-        }
+        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
         self.version = 0
         self.name = name or f"openai:{model or self.base_url}"
         self.tokenizer: Any = None

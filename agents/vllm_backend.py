@@ -59,7 +59,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gymnpt.policy import Completion, Request, SamplingParams
+from gymnpt.policy import Completion, Request, SamplingParams, check_sampling, sampling_overrides
 
 __all__ = ["VLLMPolicy", "make_vllm_policy", "import_vllm", "named_weights"]
 
@@ -207,15 +207,6 @@ def _engine_env(in_process: bool) -> Iterator[None]:
             os.environ[key] = old_env
 
 
-def _check_params(params: SamplingParams) -> None:
-    if params.max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
-    if params.temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {params.temperature}")
-    if not 0 < params.top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
-    if params.stop is not None and not all(isinstance(s, str) for s in params.stop):
-        raise ValueError(f"stop must be a list of strings, got {params.stop!r}")
 
 
 class VLLMPolicy:
@@ -275,18 +266,7 @@ class VLLMPolicy:
             raise ValueError(
                 f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization}"
             )
-        self.overrides: dict[str, Any] = {
-            k: v
-            for k, v in {
-                "temperature": temperature,
-                "top_p": top_p,
-                "max_new_tokens": max_new_tokens,
-                "stop": list(stop) if stop is not None else None,
-            }.items()
-            if v is not None
-        }
-        if self.overrides:
-            _check_params(SamplingParams().with_(**self.overrides))
+        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
 
         vllm = import_vllm()
         from transformers import AutoTokenizer
@@ -381,7 +361,7 @@ class VLLMPolicy:
 
     def _params(self, params: SamplingParams) -> SamplingParams:
         out = params.with_(**self.overrides) if self.overrides else params
-        _check_params(out)
+        check_sampling(out)
         return out
 
     def _sampling_params(self, params: SamplingParams, prompt_len: int) -> Any:

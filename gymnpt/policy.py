@@ -13,7 +13,16 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["SamplingParams", "Request", "Completion", "Policy", "BasePolicy", "Message"]
+__all__ = [
+    "SamplingParams",
+    "Request",
+    "Completion",
+    "Policy",
+    "BasePolicy",
+    "Message",
+    "check_sampling",
+    "sampling_overrides",
+]
 
 Message = dict[str, str]
 
@@ -31,6 +40,41 @@ class SamplingParams:
 
     def with_(self, **kw: Any) -> SamplingParams:
         return replace(self, **kw)
+
+
+def check_sampling(params: SamplingParams) -> None:
+    """Raise ValueError when ``params`` cannot be sampled with."""
+    if params.max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
+    if params.temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {params.temperature}")
+    if not 0 < params.top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
+    if params.stop is not None and not all(isinstance(s, str) for s in params.stop):
+        raise ValueError(f"stop must be a list of strings, got {params.stop!r}")
+
+
+def sampling_overrides(
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_new_tokens: int | None = None,
+    stop: list[str] | None = None,
+) -> dict[str, Any]:
+    """The sampling settings a policy forces on every request (the ones that are not None),
+    checked."""
+    out = {
+        k: v
+        for k, v in {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+            "stop": list(stop) if stop is not None else None,
+        }.items()
+        if v is not None
+    }
+    if out:
+        check_sampling(SamplingParams().with_(**out))
+    return out
 
 
 @dataclass
