@@ -81,7 +81,7 @@ def sampling_overrides(
 class Request:
     """One pending model call: a seat's conversation so far."""
 
-    #: The whole conversation for this seat, system prompt first.
+    #: The whole conversation for this seat, system prompt first (read-only for policies).
     messages: list[Message]
     #: The exact token ids the model must condition on (set by the engine for policies with
     #: a tokenizer). When None, the policy renders ``messages`` itself.

@@ -312,10 +312,11 @@ class RolloutEngine:
                 logs[seat] = _SeatLog(seat=seat, policy=pol, version=getattr(pol, "version", 0))
             await self._env_call(env.reset, seed=spec.seed, options=spec.options)
             calls = 0
+            threaded = self.threaded_env
             while not _env_done(env):
                 seat = env.agent_selection
                 log = logs[seat]
-                obs = await self._env_call(env.observe, seat)
+                obs = await self._env_call(env.observe, seat) if threaded else env.observe(seat)
                 req = self._prepare(env, log, obs, spec, episode_id, index, seats.index(seat))
                 if req is None:
                     reason = f"context limit ({self.max_context_tokens} tokens) reached for {seat}"
@@ -324,7 +325,10 @@ class RolloutEngine:
                 comp = await self._call(log.policy, req, batchers)
                 log.gen_time += time.perf_counter() - t_gen
                 self._record_reply(log, comp)
-                await self._env_call(env.step, comp.text)
+                if threaded:
+                    await self._env_call(env.step, comp.text)
+                else:
+                    env.step(comp.text)
                 calls += 1
                 info = (env.infos or {}).get(seat, {}) if hasattr(env, "infos") else {}
                 if info.get("invalid_move"):
@@ -382,7 +386,7 @@ class RolloutEngine:
             derived = np.random.SeedSequence([params.seed, index, seat_index, log.turns]).generate_state(1)[0]
             params = params.with_(seed=int(derived))
         return Request(
-            messages=list(log.messages),
+            messages=log.messages,  # the seat's live conversation; policies read it, never change it
             prompt_token_ids=prompt_ids,
             seat=log.seat,
             params=params,
