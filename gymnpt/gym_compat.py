@@ -39,6 +39,6 @@ def register_gymnasium_envs() -> None:
         if gid in gymnasium.registry:
             continue
         try:
-            gymnasium.register(id=gid, entry_point=_make, kwargs={"env_id": spec.id})
+            gymnasium.register(id=gid, entry_point=_make, kwargs={"env_id": spec.id})  # type: ignore[arg-type]
         except gymnasium.error.Error:  # an id gymnasium's grammar does not accept
             continue
