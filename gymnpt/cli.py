@@ -297,13 +297,9 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
     policy = _make_policy(cfg.policy, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key,
                           mode=cfg.openai_mode, tokenizer=cfg.tokenizer)
     seats = list(spec.seats)
-    if len(seats) == 1 or cfg.opponent == "self":
-        pols: Any = policy
-        record = None
-    else:
-        opp = _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
-        pols = None
-        record = None
+    selfplay = len(seats) == 1 or cfg.opponent == "self"
+    opp: Any = None if selfplay else _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url,
+                                                  api_key=cfg.api_key)
     sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
     writer = TrajectoryWriter(out / "trajectories.jsonl")
     engine = RolloutEngine(cfg.env, dict(cfg.env_kwargs), sampling=sampling, max_turns=cfg.max_turns or None,
@@ -314,12 +310,13 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
     for i in range(n_seeds):
         seed = cfg.seed + i
         for g in range(cfg.group_size):
-            if pols is None:  # policy against opponent, seats alternate between seeds
-                me = seats[(i * cfg.group_size + g) % len(seats)] if cfg.group_size == 1 else seats[i % len(seats)]
-                mapping = {s: (policy if s == me else opp) for s in seats}
-                specs.append(EpisodeSpec(seed=seed, policies=mapping, group_id=f"{spec.id}:{seed}", record_seats=[me]))
-            else:
-                specs.append(EpisodeSpec(seed=seed, policies=pols, group_id=f"{spec.id}:{seed}", record_seats=record))
+            if selfplay:
+                specs.append(EpisodeSpec(seed=seed, policies=policy, group_id=f"{spec.id}:{seed}"))
+                continue
+            # the policy against the opponent; its seat alternates between episodes (groups share one)
+            me = seats[(i * cfg.group_size + g) % len(seats)] if cfg.group_size == 1 else seats[i % len(seats)]
+            mapping = {s: (policy if s == me else opp) for s in seats}
+            specs.append(EpisodeSpec(seed=seed, policies=mapping, group_id=f"{spec.id}:{seed}", record_seats=[me]))
     t0 = time.perf_counter()
     trajs = engine.run_episodes(specs)
     wall = time.perf_counter() - t0

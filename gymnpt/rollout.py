@@ -371,7 +371,7 @@ class RolloutEngine:
                 piece = ct.prompt(new)
             else:
                 ended = ct.eos_id is not None and log.token_ids[-1] == ct.eos_id
-                piece = ct.continuation(log.messages, new, ended_with_eos=ended)
+                piece = ct.continuation(new, ended_with_eos=ended)
             if self.max_context_tokens is not None and len(log.token_ids) + len(piece) > self.max_context_tokens:
                 return None
             log.token_ids += piece

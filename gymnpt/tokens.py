@@ -54,13 +54,13 @@ class ChatTokens:
         """Ids of a fresh conversation (system + first user message) with the generation prompt."""
         return self.encode(self._render(messages, gen=True))
 
-    def continuation(
-        self, history: list[dict[str, str]], new_messages: list[dict[str, str]], *, ended_with_eos: bool
-    ) -> list[int]:
+    def continuation(self, new_messages: list[dict[str, str]], *, ended_with_eos: bool) -> list[int]:
         """Ids to append after a sampled reply so that the model reads ``new_messages`` next.
 
+        The template's text for the new messages does not depend on the earlier conversation
+        (the template is append-only), so only the new messages are rendered.
+
         Args:
-            history: the conversation so far, ending with the assistant reply just sampled.
             new_messages: the messages that follow (usually one user message).
             ended_with_eos: whether the sampled ids ended with the end-of-turn token; if not
                 (the reply hit the token limit), the end-of-turn token is closed here.
@@ -90,7 +90,6 @@ class ChatTokens:
         first = self.prompt(messages[:i]) if i else []
         ids += first
         mask += [0] * len(first)
-        history = list(messages[:i])
         while i < len(messages):
             msg = messages[i]
             if msg["role"] == "assistant":
@@ -99,7 +98,6 @@ class ChatTokens:
                     reply.append(self.eos_id)
                 ids += reply
                 mask += [1] * len(reply)
-                history.append(msg)
                 i += 1
                 continue
             j = i
@@ -107,9 +105,8 @@ class ChatTokens:
                 j += 1
             if j == i:
                 break
-            cont = self.continuation(history, messages[i:j], ended_with_eos=True)
+            cont = self.continuation(messages[i:j], ended_with_eos=True)
             ids += cont
             mask += [0] * len(cont)
-            history += messages[i:j]
             i = j
         return ids, mask
