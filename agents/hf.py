@@ -37,7 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymnpt.policy import Completion, Request, SamplingParams, check_sampling, sampling_overrides
+from gymnpt.rollout.policy import (
+    Completion,
+    Request,
+    SamplingParams,
+    check_sampling,
+    sampling_overrides,
+)
 
 __all__ = ["HFPolicy", "make_hf_policy"]
 
@@ -213,7 +219,7 @@ class HFPolicy:
     def _load(self, name: str, tokenizer: Any = None) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from gymnpt.tiny import resolve_model
+        from gymnpt.models.tiny import resolve_model
 
         path = resolve_model(name)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any, TextIO
 
-from gymnpt.policy import BasePolicy, Completion, Request
+from gymnpt.rollout.policy import BasePolicy, Completion, Request
 
 __all__ = ["HumanPolicy", "make_human_policy"]
 

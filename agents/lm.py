@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.registry import AgentSpec
+from gymnpt.core.registry import AgentSpec
 
 __all__ = ["register"]
 

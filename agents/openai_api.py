@@ -23,7 +23,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from gymnpt.policy import Completion, Request, SamplingParams, sampling_overrides
+from gymnpt.rollout.policy import Completion, Request, SamplingParams, sampling_overrides
 
 __all__ = ["OpenAIPolicy", "ServerError", "make_openai_policy"]
 
@@ -133,7 +133,7 @@ class OpenAIPolicy:
             return tokenizer
         from transformers import AutoTokenizer
 
-        from gymnpt.tiny import resolve_model
+        from gymnpt.models.tiny import resolve_model
 
         path = resolve_model(str(tokenizer))
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from gymnpt.tiny import cache_dir, save_atomically
+from gymnpt.models.tiny import cache_dir, save_atomically
 
 __all__ = ["INSTALL_HINT", "find_gguf", "smollm2_path"]
 

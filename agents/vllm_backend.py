@@ -59,7 +59,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gymnpt.policy import Completion, Request, SamplingParams, check_sampling, sampling_overrides
+from gymnpt.rollout.policy import (
+    Completion,
+    Request,
+    SamplingParams,
+    check_sampling,
+    sampling_overrides,
+)
 
 __all__ = ["VLLMPolicy", "make_vllm_policy", "import_vllm", "named_weights"]
 
@@ -271,7 +277,7 @@ class VLLMPolicy:
         vllm = import_vllm()
         from transformers import AutoTokenizer
 
-        from gymnpt.tiny import resolve_model
+        from gymnpt.models.tiny import resolve_model
 
         self.model_name = str(model)
         self.model_path = resolve_model(self.model_name)

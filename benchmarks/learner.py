@@ -54,14 +54,14 @@ def make_sequences(n: int, seq: int, vocab: int, seed: int) -> list[dict[str, An
 def _model(args: argparse.Namespace) -> tuple[Any, Any]:
     import torch
 
-    from gymnpt.tiny import build_tiny
+    from gymnpt.models.tiny import build_tiny
 
     if args.model == "tiny":
         model, tok = build_tiny(seed=0)
     else:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from gymnpt.tiny import resolve_model
+        from gymnpt.models.tiny import resolve_model
 
         path = resolve_model(args.model)
         model = AutoModelForCausalLM.from_pretrained(path)
@@ -101,8 +101,8 @@ def _mem() -> float:
 def side_gymnpt(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[str, float]:
     import torch
 
-    from gymnpt.learner import Learner, LearnerConfig
-    from gymnpt.trajectory import Trajectory
+    from gymnpt.rollout.trajectory import Trajectory
+    from gymnpt.training.learner import Learner, LearnerConfig
 
     model, _ = _model(args)
     model.train()

@@ -23,10 +23,10 @@ import asyncio
 import time
 from typing import Any
 
-from gymnpt.policy import Request, SamplingParams
-from gymnpt.registry import default_registry
-from gymnpt.rollout import EpisodeSpec, RolloutEngine
-from gymnpt.tokens import ChatTokens
+from gymnpt.core.registry import default_registry
+from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
+from gymnpt.rollout.policy import Request, SamplingParams
+from gymnpt.rollout.tokens import ChatTokens
 
 ENV_ID = "snake[size=6]"
 

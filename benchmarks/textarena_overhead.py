@@ -22,7 +22,7 @@ from typing import Any
 
 from gymnpt.plugins.textarena.adapter import TextArenaEnv, load_textarena
 from gymnpt.plugins.textarena.bots import TextArenaRandomBot
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 GAMES = [
     "TicTacToe-v0",

@@ -4,7 +4,7 @@ Plays the same bot-only round robin (same games, same seeds) three ways and prin
 side by side:
 
 * bare loop   -- one game after another: make the env, reset, ask the bot, step.
-* tournament  -- :func:`gymnpt.tournament.run_tournament` with ``backend=local``: the
+* tournament  -- :func:`gymnpt.arena.tournament.run_tournament` with ``backend=local``: the
   rollout engine, result rows appended to results.jsonl, ratings and reports.
 * ray         -- the same with ``backend=ray`` on a local Ray cluster (started once; its
   start-up time is reported separately).
@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gymnpt.policy import Request
-from gymnpt.registry import default_registry
-from gymnpt.tournament import Config, run_tournament, schedule
+from gymnpt.arena.tournament import Config, run_tournament, schedule
+from gymnpt.core.registry import default_registry
+from gymnpt.rollout.policy import Request
 
 
 def bare_loop(env_id: str, agents: list[str], games: int, seed: int) -> tuple[float, dict[str, list[str]]]:

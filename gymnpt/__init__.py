@@ -1,46 +1,93 @@
-"""gymnpt: text environments, policies, rollouts and learners for post-training LMs."""
+"""gymnpt: text environments, policies, rollouts and learners for post-training LMs.
+
+The kernel is layered; each sub-package says what it owns and what it may import:
+
+- :mod:`gymnpt.core` — env contract, registry, hooks, plugin manager, configs, ``check_env``
+- :mod:`gymnpt.models` — the built-in tiny model
+- :mod:`gymnpt.rollout` — policy protocol, chat encoding, episode planner, engine, trajectories
+- :mod:`gymnpt.arena` — evaluation, tournaments, ratings
+- :mod:`gymnpt.training` — learner, trainer, warm start, self-play, league
+- :mod:`gymnpt.serving` — OpenAI-compatible server
+- :mod:`gymnpt.cli` — the ``gymnpt`` command
+
+The names below are the public API; they load on first use so that ``import gymnpt`` stays
+cheap (no torch, no plugins).
+"""
 
 from __future__ import annotations
 
-from gymnpt.core import InvalidAction, MultiAgentEnv, Outcome, TextEnv, as_multiagent
-from gymnpt.hookspecs import hookimpl
-from gymnpt.policy import BasePolicy, Completion, Policy, Request, SamplingParams
-from gymnpt.registry import AgentSpec, EnvSpec, Registry, SandboxSpec, default_registry, make
-from gymnpt.trajectory import Trajectory
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AgentSpec",
-    "BasePolicy",
-    "Completion",
-    "EnvSpec",
-    "InvalidAction",
-    "MultiAgentEnv",
-    "Outcome",
-    "Policy",
-    "Registry",
-    "Request",
-    "SamplingParams",
-    "SandboxSpec",
-    "TextEnv",
-    "Trajectory",
-    "as_multiagent",
-    "default_registry",
-    "hookimpl",
-    "make",
-    "make_agent",
-]
+_EXPORTS: dict[str, str] = {
+    "InvalidAction": "gymnpt.core.env",
+    "MultiAgentEnv": "gymnpt.core.env",
+    "Outcome": "gymnpt.core.env",
+    "TextEnv": "gymnpt.core.env",
+    "as_multiagent": "gymnpt.core.env",
+    "hookimpl": "gymnpt.core.hookspecs",
+    "AgentSpec": "gymnpt.core.registry",
+    "EnvSpec": "gymnpt.core.registry",
+    "Registry": "gymnpt.core.registry",
+    "SandboxSpec": "gymnpt.core.registry",
+    "default_registry": "gymnpt.core.registry",
+    "make": "gymnpt.core.registry",
+    "BasePolicy": "gymnpt.rollout.policy",
+    "Completion": "gymnpt.rollout.policy",
+    "Policy": "gymnpt.rollout.policy",
+    "Request": "gymnpt.rollout.policy",
+    "SamplingParams": "gymnpt.rollout.policy",
+    "Trajectory": "gymnpt.rollout.trajectory",
+}
+
+__all__ = sorted([*_EXPORTS, "make_agent"])
+
+if TYPE_CHECKING:
+    from gymnpt.core.env import (
+        InvalidAction,
+        MultiAgentEnv,
+        Outcome,
+        TextEnv,
+        as_multiagent,
+    )
+    from gymnpt.core.hookspecs import hookimpl
+    from gymnpt.core.registry import (
+        AgentSpec,
+        EnvSpec,
+        Registry,
+        SandboxSpec,
+        default_registry,
+        make,
+    )
+    from gymnpt.rollout.policy import BasePolicy, Completion, Policy, Request, SamplingParams
+    from gymnpt.rollout.trajectory import Trajectory
 
 
-def make_agent(name: str, env_id: str | None = None, **kwargs: object) -> Policy:
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gymnpt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+def make_agent(name: str, env_id: str | None = None, **kwargs: object) -> Any:
     """Create a registered policy or bot: ``gymnpt.make_agent("bot:minimax", "tictactoe")``."""
+    from gymnpt.core.registry import default_registry
+
     return default_registry().make_agent(name, env_id, **kwargs)
 
 
 def _register_with_gymnasium() -> None:
     # `import gymnpt` makes `gymnasium.make("gymnpt/<id>")` work for every single-agent env.
-    from gymnpt.gym_compat import register_gymnasium_envs
+    from gymnpt.core.gym_compat import register_gymnasium_envs
 
     register_gymnasium_envs()
 

@@ -1,6 +1,6 @@
 """Loggers as observer plugins: TensorBoard scalars for every train step.
 
-The ``loggers`` plugin listens to :mod:`gymnpt.hookspecs` observer hooks. For each run it
+The ``loggers`` plugin listens to :mod:`gymnpt.core.hookspecs` observer hooks. For each run it
 writes TensorBoard events to ``<run_dir>/tensorboard`` (view with
 ``tensorboard --logdir runs``). Set ``GYMNPT_TENSORBOARD=0`` to turn it off.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gymnpt.hookspecs import hookimpl
+from gymnpt.core.hookspecs import hookimpl
 
 _writers: dict[str, Any] = {}
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gymnpt.tournament import GameSpec, MatchSettings, play_games
+from gymnpt.arena.tournament import GameSpec, MatchSettings, play_games
 
 try:  # ray is optional
     import ray

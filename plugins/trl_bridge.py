@@ -63,7 +63,7 @@ class EnvRollout:
         opponent: str = "bot:random",
         registry: Any = None,
     ) -> None:
-        from gymnpt.registry import default_registry
+        from gymnpt.core.registry import default_registry
 
         self.env = env
         self.env_kwargs = dict(env_kwargs or {})
@@ -85,7 +85,7 @@ class EnvRollout:
             seat = self.spec.seats[0]
             instr = env.seat_instructions(seat) if hasattr(env, "seat_instructions") else ""
             if not instr:
-                from gymnpt.core import env_instructions
+                from gymnpt.core.env import env_instructions
 
                 instr = env_instructions(getattr(env, "env", env))
             msgs = [{"role": "system", "content": instr}] if instr else []
@@ -126,8 +126,8 @@ class EnvRollout:
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
         """Play one episode per prompt with the trainer's model; see the module docstring."""
-        from gymnpt.policy import SamplingParams
-        from gymnpt.rollout import EpisodeSpec, RolloutEngine
+        from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
+        from gymnpt.rollout.policy import SamplingParams
 
         args = trainer.args
         policy = self._sampler(trainer)
@@ -139,7 +139,7 @@ class EnvRollout:
         seats = list(self.spec.seats)
         pols: dict[str, Any] = {seats[0]: policy}
         if len(seats) > 1:
-            from gymnpt.policies import build_policy
+            from gymnpt.rollout.policies import build_policy
 
             opp = build_policy(self.opponent, self.env, registry=self.registry)
             pols.update({s: opp for s in seats[1:]})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.hookspecs import hookimpl
+from gymnpt.core.hookspecs import hookimpl
 from gymnpt.sandboxes.base import ExecResult, Limits, Sandbox, SandboxError, Session, Status
 
 __all__ = [
@@ -54,7 +54,7 @@ def _docker_available() -> str | None:
 @hookimpl
 def gymnpt_register_sandboxes(registry: Any) -> None:
     """Register the ``local``, ``bwrap`` and ``docker`` backends."""
-    from gymnpt.registry import SandboxSpec
+    from gymnpt.core.registry import SandboxSpec
 
     registry.register_sandbox(
         SandboxSpec(
@@ -93,14 +93,14 @@ def get_sandbox(name: str = "auto", **limits: Any) -> Any:
     Raises:
         RuntimeError: when the named backend is not available here (the message says why).
     """
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     return default_registry().make_sandbox(name, **limits)
 
 
 def available_sandboxes() -> dict[str, str | None]:
     """Each registered backend mapped to None (available) or the reason it is not."""
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     out: dict[str, str | None] = {}
     for spec in sorted(default_registry().sandboxes.values(), key=lambda s: -s.strength):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from gymnpt.tiny import build_tiny
+from gymnpt.models.tiny import build_tiny
 
 out, hidden, layers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 if not (out / "config.json").exists():
@@ -46,7 +46,7 @@ fi
 
 RUN="smoke-$(date +%s)"
 start=$(date +%s)
-python -m gymnpt.cli train env=snake model="$MODEL_DIR" device="$DEVICE" dtype="$DTYPE" \
+python -m gymnpt.cli.main train env=snake model="$MODEL_DIR" device="$DEVICE" dtype="$DTYPE" \
   steps="$STEPS" seeds_per_step=16 group_size=8 sft.steps=20 sft.episodes=64 sft.batch_size=16 \
   eval.episodes=32 learner.micro_batch_size=32 learner.filter_zero_std=false concurrency=128 \
   save_every="$STEPS" \

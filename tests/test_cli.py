@@ -12,7 +12,7 @@ import pytest
 
 def gymnpt(*args: str, input: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "gymnpt.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gymnpt.cli.main", *args], capture_output=True, text=True,
                           input=input, timeout=timeout, env=env)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from gymnpt.registry import default_registry
-from gymnpt.testing import check_env
+from gymnpt.core.registry import default_registry
+from gymnpt.core.testing import check_env
 
 _REG = default_registry()
 _IDS = sorted(s.id for s in _REG.envs.values() if not s.unavailable and s.family != "textarena")

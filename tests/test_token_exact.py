@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from gymnpt.agents.hf import HFPolicy
-from gymnpt.core import MultiAgentEnv, Outcome
-from gymnpt.policy import SamplingParams
-from gymnpt.rollout import RolloutEngine
-from gymnpt.tokens import ChatTokens
+from gymnpt.core.env import MultiAgentEnv, Outcome
+from gymnpt.rollout.engine import RolloutEngine
+from gymnpt.rollout.policy import SamplingParams
+from gymnpt.rollout.tokens import ChatTokens
 
 
 class RecordingHF(HFPolicy):
@@ -135,7 +135,7 @@ class Scripted:
         self.ct = ChatTokens(tokenizer)
 
     async def generate(self, requests):
-        from gymnpt.policy import Completion
+        from gymnpt.rollout.policy import Completion
 
         out = []
         for r in requests:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from gymnpt.policy import BasePolicy, Request
+from gymnpt.rollout.policy import BasePolicy, Request
 
 __all__ = ["GameBot", "game_of"]
 

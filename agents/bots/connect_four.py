@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnpt.envs.games.connect_four import COLS, ROWS, ConnectFourEnv
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 from .base import GameBot, game_of
 from .search import WIN, choose

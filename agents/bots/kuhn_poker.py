@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnpt.envs.games.kuhn_poker import KuhnPokerEnv
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 from .base import GameBot, game_of
 

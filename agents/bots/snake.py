@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any
 
 from gymnpt.envs.games.snake import DIRECTIONS, SnakeBoard, SnakeEnv, SnakeMultiEnv
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 from .base import GameBot, game_of
 

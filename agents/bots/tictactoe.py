@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnpt.envs.games.tictactoe import LINES, TicTacToeEnv, cell_name
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 from .base import GameBot, game_of
 from .search import WIN, choose

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnpt.envs.games.wordle import WordleEnv, score_guess
-from gymnpt.policy import Request
+from gymnpt.rollout.policy import Request
 
 from .base import GameBot, game_of
 

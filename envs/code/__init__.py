@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.hookspecs import hookimpl
+from gymnpt.core.hookspecs import hookimpl
 
 __all__ = ["gymnpt_register_envs", "gymnpt_register_agents"]
 
@@ -28,8 +28,8 @@ def _humaneval_unavailable() -> str | None:
 @hookimpl
 def gymnpt_register_envs(registry: Any) -> None:
     """Register the code envs."""
+    from gymnpt.core.registry import EnvSpec
     from gymnpt.envs.code.languages import language_unavailable, load_languages
-    from gymnpt.registry import EnvSpec
 
     registry.register_env(
         EnvSpec(
@@ -60,7 +60,7 @@ def gymnpt_register_envs(registry: Any) -> None:
 @hookimpl
 def gymnpt_register_agents(registry: Any) -> None:
     """Register the code bots for every env of the code family."""
-    from gymnpt.registry import AgentSpec
+    from gymnpt.core.registry import AgentSpec
 
     registry.register_agent(
         AgentSpec(

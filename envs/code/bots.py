@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.policy import BasePolicy, Request
+from gymnpt.rollout.policy import BasePolicy, Request
 
 __all__ = ["ReferenceBot", "WrongBot", "code_env_of"]
 

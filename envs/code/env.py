@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.core import InvalidAction, Outcome, TextEnv
+from gymnpt.core.env import InvalidAction, Outcome, TextEnv
 from gymnpt.envs.code.grading import (
     REWARD_MODES,
     GradeResult,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.hookspecs import hookimpl
+from gymnpt.core.hookspecs import hookimpl
 
 __all__ = ["GAME_VARIANTS", "gymnpt_register_envs"]
 

@@ -9,7 +9,7 @@ Every game reads a model's reply in the same two steps:
 2. The game looks for its move pattern in that part and takes the **last** match, so that a
    reply that thinks aloud ("b1 looks weak, so I play b2") is read as its conclusion.
 
-Nothing here raises anything but :class:`~gymnpt.core.InvalidAction`.
+Nothing here raises anything but :class:`~gymnpt.core.env.InvalidAction`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from gymnpt.core import InvalidAction
+from gymnpt.core.env import InvalidAction
 
 __all__ = ["focus", "last_match", "require_text", "brief"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.core import InvalidAction, MultiAgentEnv, Outcome
+from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome
 
 from ._parsing import brief, focus, last_match, require_text
 

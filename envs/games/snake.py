@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.core import InvalidAction, MultiAgentEnv, Outcome, TextEnv
+from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome, TextEnv
 
 from ._parsing import brief, focus, last_match, require_text
 

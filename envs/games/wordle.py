@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.core import InvalidAction, Outcome, TextEnv
+from gymnpt.core.env import InvalidAction, Outcome, TextEnv
 
 from ._parsing import brief, focus, require_text
 

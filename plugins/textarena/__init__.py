@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.hookspecs import hookimpl
+from gymnpt.core.hookspecs import hookimpl
 
 FAMILY = "textarena"
 PREFIX = "textarena/"

@@ -1,7 +1,7 @@
 """TextArena games behind gymnpt's env contract.
 
 :class:`TextArenaEnv` drives one TextArena env through the multi-agent API of
-:mod:`gymnpt.core` (seats ``player_0`` .. ``player_{n-1}``); :class:`TextArenaGymEnv` presents
+:mod:`gymnpt.core.env` (seats ``player_0`` .. ``player_{n-1}``); :class:`TextArenaGymEnv` presents
 a single-player game as a Gymnasium env with one seat, ``player``.
 
 Determinism and isolation. TextArena draws from Python's global :mod:`random` (and a few
@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from gymnpt.core import Outcome, coerce_action, text_space
+from gymnpt.core.env import Outcome, coerce_action, text_space
 from gymnpt.plugins.textarena import offline
 from gymnpt.plugins.textarena.catalog import TextArenaGame, catalog
 

@@ -12,7 +12,7 @@ import random
 import re
 from typing import Any
 
-from gymnpt.policy import BasePolicy, Completion, Request
+from gymnpt.rollout.policy import BasePolicy, Completion, Request
 
 __all__ = ["TextArenaRandomBot", "candidate_moves"]
 

@@ -19,7 +19,7 @@ from gymnpt.agents.bots.tictactoe import MinimaxTicTacToe
 from gymnpt.agents.bots.wordle import RandomWordBot, WordleSolver
 from gymnpt.envs.games.kuhn_poker import CARDS, KuhnPokerEnv
 from gymnpt.envs.games.wordle import answer_words
-from gymnpt.rollout import RolloutEngine
+from gymnpt.rollout.engine import RolloutEngine
 
 REG = default_registry()
 

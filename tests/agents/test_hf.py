@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gymnpt.agents.hf import HFPolicy
-from gymnpt.policy import Policy, Request, SamplingParams
-from gymnpt.tiny import build_tiny
+from gymnpt.models.tiny import build_tiny
+from gymnpt.rollout.policy import Policy, Request, SamplingParams
 
 EOS = 258
 GREEDY = SamplingParams(temperature=0.0, max_new_tokens=12)
@@ -241,7 +241,7 @@ def test_bad_input_gives_clear_errors(policy, pair):
 
 
 def test_registry_makes_hf_from_a_model_name():
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     reg = default_registry()
     pol = reg.make_agent("hf", "tictactoe", model="tiny", temperature=0.0)
@@ -254,10 +254,10 @@ def test_registry_makes_hf_from_a_model_name():
 
 
 def test_rollout_records_sampler_logprobs_that_a_forward_pass_reproduces(policy):
-    from gymnpt.rollout import RolloutEngine
+    from gymnpt.rollout.engine import RolloutEngine
 
     engine = RolloutEngine(env="tictactoe", sampling=SamplingParams(temperature=1.0, max_new_tokens=6))
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     bot = default_registry().make_agent("bot:random", "tictactoe")
     trajs = engine.run(seeds=[1, 2], policies={"x": policy, "o": bot})

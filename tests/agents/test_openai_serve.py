@@ -17,10 +17,10 @@ from fastapi.responses import JSONResponse
 
 from gymnpt.agents.hf import HFPolicy
 from gymnpt.agents.openai_api import OpenAIPolicy, ServerError, normalize_base_url
-from gymnpt.config import ConfigError, parse_overrides
-from gymnpt.policy import Request, SamplingParams
-from gymnpt.serve import BackgroundServer, Config, create_app
-from gymnpt.tiny import build_tiny
+from gymnpt.core.config import ConfigError, parse_overrides
+from gymnpt.models.tiny import build_tiny
+from gymnpt.rollout.policy import Request, SamplingParams
+from gymnpt.serving.server import BackgroundServer, Config, create_app
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,8 @@ def test_requests_arriving_together_are_batched(server):
 
 
 def test_rollout_engine_over_http_is_token_exact(server, hf):
-    from gymnpt.registry import default_registry
-    from gymnpt.rollout import RolloutEngine
+    from gymnpt.core.registry import default_registry
+    from gymnpt.rollout.engine import RolloutEngine
 
     pol = OpenAIPolicy(server.url, model="tiny", mode="completions", tokenizer=hf.tokenizer)
     bot = default_registry().make_agent("bot:random", "tictactoe")
@@ -265,7 +265,7 @@ def test_options_are_checked():
 
 
 def test_registry_makes_openai(server):
-    from gymnpt.policies import build_policy
+    from gymnpt.rollout.policies import build_policy
 
     pol = build_policy(f"openai:{server.url}", "tictactoe", model="tiny")
     assert isinstance(pol, OpenAIPolicy) and pol.model == "tiny"
@@ -278,7 +278,7 @@ def test_gymnpt_serve_command(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gymnpt.cli", "serve", "model=tiny", f"port={port}", "log_level=warning"],
+        [sys.executable, "-m", "gymnpt.cli.main", "serve", "model=tiny", f"port={port}", "log_level=warning"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     try:

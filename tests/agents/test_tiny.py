@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gymnpt import tiny
-from gymnpt.tiny import build_tiny, build_tiny_tokenizer, resolve_model, tiny_path
+from gymnpt.models import tiny
+from gymnpt.models.tiny import build_tiny, build_tiny_tokenizer, resolve_model, tiny_path
 
 
 @pytest.fixture(scope="module")

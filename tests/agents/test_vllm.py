@@ -22,7 +22,7 @@ from gymnpt.agents.vllm_backend import (  # noqa: E402
     make_vllm_policy,
     named_weights,
 )
-from gymnpt.policy import Completion, Policy, Request, SamplingParams  # noqa: E402
+from gymnpt.rollout.policy import Completion, Policy, Request, SamplingParams  # noqa: E402
 
 ATOL = 2e-3  # CPU kernels of vLLM and transformers differ slightly (float32 on both sides)
 MAX_LEN = 1024
@@ -32,7 +32,7 @@ MAX_LEN = 1024
 def hf():
     from transformers import AutoModelForCausalLM
 
-    from gymnpt.tiny import resolve_model
+    from gymnpt.models.tiny import resolve_model
 
     model = AutoModelForCausalLM.from_pretrained(resolve_model("tiny"), dtype=torch.float32)
     model.eval()
@@ -181,7 +181,7 @@ def test_score_matches_transformers(policy, hf):
 def test_named_weights_of_peft_model_are_merged():
     from peft import LoraConfig, get_peft_model
 
-    from gymnpt.tiny import build_tiny
+    from gymnpt.models.tiny import build_tiny
 
     base, _ = build_tiny(
         hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=2
@@ -203,7 +203,7 @@ def test_named_weights_of_peft_model_are_merged():
 
 def test_sync_weights_follows_the_learner(policy, hf, tmp_path):
     """Perturb the transformers model, sync, and compare logprobs on a fixed sequence."""
-    from gymnpt.tiny import resolve_model
+    from gymnpt.models.tiny import resolve_model
 
     seq = policy.tokenizer.encode(
         "<|im_start|>user\nsync weights<|im_end|>\n<|im_start|>assistant\nok",
@@ -246,7 +246,7 @@ def test_sync_weights_follows_the_learner(policy, hf, tmp_path):
 
 
 def test_rollout_engine_records_vllm_tokens(policy):
-    from gymnpt.rollout import RolloutEngine
+    from gymnpt.rollout.engine import RolloutEngine
 
     engine = RolloutEngine(
         "guess_the_number", sampling=SamplingParams(max_new_tokens=8), max_turns=2

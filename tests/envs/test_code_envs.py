@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gymnpt.core import as_multiagent
+from gymnpt.core.env import as_multiagent
+from gymnpt.core.registry import default_registry
+from gymnpt.core.testing import check_env
 from gymnpt.envs.code.env import humaneval_problems, load_io_problems
 from gymnpt.envs.code.grading import GradeResult, extract_code, outputs_match, reward_for
 from gymnpt.envs.code.languages import language_unavailable, load_languages
-from gymnpt.policy import Request
-from gymnpt.registry import default_registry
-from gymnpt.testing import check_env
+from gymnpt.rollout.policy import Request
 
 REG = default_registry()
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gymnpt import default_registry
-from gymnpt.core import GameCore
+from gymnpt.core.env import GameCore
 from gymnpt.envs.games import GAME_VARIANTS
 
 REG = default_registry()

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gymnpt import InvalidAction, default_registry
+from gymnpt.core.testing import BAD_REPLIES
 from gymnpt.envs.games.guess_the_number import GuessTheNumberEnv, parse_guess
-from gymnpt.testing import BAD_REPLIES
 
 REG = default_registry()
 

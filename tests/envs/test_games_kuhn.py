@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gymnpt import InvalidAction, default_registry
+from gymnpt.core.testing import BAD_REPLIES
 from gymnpt.envs.games.kuhn_poker import KuhnPokerEnv, legal_for, parse_poker_action
-from gymnpt.testing import BAD_REPLIES
 
 REG = default_registry()
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gymnpt import InvalidAction, default_registry
+from gymnpt.core.testing import BAD_REPLIES
 from gymnpt.envs.games.tictactoe import TicTacToeEnv, parse_cell
-from gymnpt.testing import BAD_REPLIES
 
 REG = default_registry()
 

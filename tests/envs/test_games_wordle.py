@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gymnpt import InvalidAction, default_registry
+from gymnpt.core.testing import BAD_REPLIES
 from gymnpt.envs.games.wordle import WordleEnv, answer_words, guess_words, parse_word, score_guess
-from gymnpt.testing import BAD_REPLIES
 
 REG = default_registry()
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from gymnpt.cli import EvalConfig, RolloutConfig
-from gymnpt.config import ConfigError, parse_overrides
+from gymnpt.cli.main import EvalConfig, RolloutConfig
+from gymnpt.core.config import ConfigError, parse_overrides
 
 
 @dataclass

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from toy_envs import CountTo, HighCard
 
-from gymnpt.core import SingleSeatAdapter, as_multiagent
-from gymnpt.testing import BAD_REPLIES, EnvCheckError, check_env
+from gymnpt.core.env import SingleSeatAdapter, as_multiagent
+from gymnpt.core.testing import BAD_REPLIES, EnvCheckError, check_env
 
 
 def test_single_agent_gymnasium_contract():

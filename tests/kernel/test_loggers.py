@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gymnpt.pluginmanager import make_plugin_manager
+from gymnpt.core.plugins import make_plugin_manager
 
 
 def test_tensorboard_logger_writes_events(tmp_path):

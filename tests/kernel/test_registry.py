@@ -10,8 +10,8 @@ import pytest
 from toy_envs import CountTo, HighCard
 
 from gymnpt import hookimpl
-from gymnpt.pluginmanager import PluginManager, make_plugin_manager
-from gymnpt.registry import Registry, UnknownNameError, parse_id
+from gymnpt.core.plugins import PluginManager, make_plugin_manager
+from gymnpt.core.registry import Registry, UnknownNameError, parse_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def test_autoload_can_be_disabled(monkeypatch):
 
 
 def test_first_party_plugins_come_through_entry_points():
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     reg = default_registry()
     assert reg.env_spec("snake").plugin == "games"
@@ -118,8 +118,8 @@ def test_example_plugin_installs_and_passes_check_env(tmp_path):
         check=True, capture_output=True, text=True,
     )
     code = (
-        "from gymnpt.registry import default_registry\n"
-        "from gymnpt.testing import check_env\n"
+        "from gymnpt.core.registry import default_registry\n"
+        "from gymnpt.core.testing import check_env\n"
         "reg = default_registry()\n"
         "spec = reg.env_spec('coinflip')\n"
         "assert spec.plugin == 'coinflip', spec.plugin\n"
@@ -130,7 +130,7 @@ def test_example_plugin_installs_and_passes_check_env(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "ok coinflip" in out.stdout
-    listing = subprocess.run([sys.executable, "-m", "gymnpt.cli", "envs"], env=env, capture_output=True,
+    listing = subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "envs"], env=env, capture_output=True,
                              text=True, timeout=120)
     assert "coinflip" in listing.stdout
 

@@ -6,9 +6,9 @@ import json
 import pytest
 from toy_envs import CountTo, HighCard
 
-from gymnpt.policy import BasePolicy, Completion, Request
-from gymnpt.rollout import EpisodeSpec, RolloutEngine, mean_ci, summarize
-from gymnpt.trajectory import TrajectoryWriter, read_trajectories
+from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine, mean_ci, summarize
+from gymnpt.rollout.policy import BasePolicy, Completion, Request
+from gymnpt.rollout.trajectory import TrajectoryWriter, read_trajectories
 
 
 class Seeded(BasePolicy):
@@ -133,7 +133,7 @@ def test_summary_and_ci():
 
 
 def test_hf_dataset_export(tmp_path):
-    from gymnpt.trajectory import to_hf_dataset
+    from gymnpt.rollout.trajectory import to_hf_dataset
 
     trajs = _engine(CountTo).run([1, 2], Seeded())
     ds = to_hf_dataset(trajs)
@@ -141,7 +141,7 @@ def test_hf_dataset_export(tmp_path):
 
 
 def test_sampling_seed_differs_per_episode_and_repeats():
-    from gymnpt.policy import SamplingParams
+    from gymnpt.rollout.policy import SamplingParams
 
     class Capture(Batching):
         def __init__(self):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gymnpt.core import InvalidAction, MultiAgentEnv, Outcome, TextEnv
+from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome, TextEnv
 
 
 class CountTo(TextEnv):

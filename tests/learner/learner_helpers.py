@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from gymnpt.trajectory import Trajectory
+from gymnpt.rollout.trajectory import Trajectory
 
 
 def tiny_llama(seed: int = 0) -> torch.nn.Module:
@@ -32,9 +32,9 @@ def make_traj(ids: list[int], mask: list[int], ret: float, group: str, *, role: 
 # ---- a small env for in-process trainer tests ------------------------------------------------
 from typing import Any  # noqa: E402
 
-from gymnpt.core import InvalidAction, Outcome, TextEnv  # noqa: E402
-from gymnpt.policy import BasePolicy, Request  # noqa: E402
-from gymnpt.registry import Registry  # noqa: E402
+from gymnpt.core.env import InvalidAction, Outcome, TextEnv  # noqa: E402
+from gymnpt.core.registry import Registry  # noqa: E402
+from gymnpt.rollout.policy import BasePolicy, Request  # noqa: E402
 
 
 class LineWalk(TextEnv):
@@ -118,7 +118,7 @@ class CoinEnv(TextEnv):
 
 def line_registry() -> Registry:
     """A registry with only the line-walk env and its two bots."""
-    from gymnpt.pluginmanager import make_plugin_manager
+    from gymnpt.core.plugins import make_plugin_manager
 
     reg = Registry()
     reg.plugin_manager = make_plugin_manager(autoload=False)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from learner_helpers import make_traj, tiny_llama
 
-from gymnpt.learner import (
+from gymnpt.training.learner import (
     Learner,
     LearnerConfig,
     LoraConfig,

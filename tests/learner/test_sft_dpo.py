@@ -9,13 +9,13 @@ import torch
 from learner_helpers import line_registry
 from safetensors.torch import load_file
 
-from gymnpt.config import parse_overrides
-from gymnpt.policies import build_policy
-from gymnpt.rollout import RolloutEngine
-from gymnpt.sft import dpo_dataset, sft_dataset, sft_steps, tokenize_episodes
-from gymnpt.tiny import build_tiny, tiny_path
-from gymnpt.train import Config, run
-from gymnpt.trajectory import TrajectoryWriter
+from gymnpt.core.config import parse_overrides
+from gymnpt.models.tiny import build_tiny, tiny_path
+from gymnpt.rollout.engine import RolloutEngine
+from gymnpt.rollout.policies import build_policy
+from gymnpt.rollout.trajectory import TrajectoryWriter
+from gymnpt.training.trainer import Config, run
+from gymnpt.training.warmstart import dpo_dataset, sft_dataset, sft_steps, tokenize_episodes
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_sft_steps_lower_the_nll() -> None:
 
 
 def test_datasets_from_trajectories(recorded: Path) -> None:
-    from gymnpt.trajectory import read_trajectories
+    from gymnpt.rollout.trajectory import read_trajectories
 
     trajs = read_trajectories(recorded)
     _, tok = build_tiny()

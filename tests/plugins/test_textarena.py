@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from gymnpt.core import as_multiagent
+from gymnpt.core.env import as_multiagent
+from gymnpt.core.registry import Registry, default_registry
+from gymnpt.core.testing import check_env
 from gymnpt.plugins.textarena import catalog as cat
 from gymnpt.plugins.textarena.adapter import TextArenaEnv, TextArenaGymEnv, load_textarena
 from gymnpt.plugins.textarena.bots import TextArenaRandomBot, candidate_moves
-from gymnpt.policy import Request
-from gymnpt.registry import Registry, default_registry
-from gymnpt.testing import check_env
+from gymnpt.rollout.policy import Request
 
 pytestmark = pytest.mark.skipif(cat.textarena_root() is None, reason="textarena is not installed")
 
@@ -129,8 +129,8 @@ def test_registration_imports_no_game_and_no_network():
         "def no(*a, **k): raise AssertionError('network used')\n"
         "socket.socket.connect = no\n"
         "socket.create_connection = no\n"
-        "from gymnpt.registry import Registry\n"
-        "from gymnpt.pluginmanager import make_plugin_manager\n"
+        "from gymnpt.core.registry import Registry\n"
+        "from gymnpt.core.plugins import make_plugin_manager\n"
         "import gymnpt.plugins.textarena as p\n"
         "reg = Registry().load_plugins(make_plugin_manager(autoload=False, plugins=[p]))\n"
         "assert len(reg.envs) > 500, len(reg.envs)\n"
@@ -361,7 +361,7 @@ def test_candidate_moves_reads_the_latest_offer():
 
 
 def test_random_bot_plays_through_the_rollout_engine():
-    from gymnpt.rollout import RolloutEngine
+    from gymnpt.rollout.engine import RolloutEngine
 
     reg = default_registry()
     bot = reg.make_agent("bot:textarena-random", "textarena/TicTacToe-v0")
@@ -374,7 +374,7 @@ def test_random_bot_plays_through_the_rollout_engine():
 
 def test_plugin_loads_into_a_fresh_registry():
     import gymnpt.plugins.textarena as plugin
-    from gymnpt.pluginmanager import make_plugin_manager
+    from gymnpt.core.plugins import make_plugin_manager
 
     reg = Registry().load_plugins(make_plugin_manager(autoload=False, plugins=[plugin]))
     assert "textarena/TicTacToe-v0" in reg.envs

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gymnpt.registry import Registry, SandboxSpec
+from gymnpt.core.registry import Registry, SandboxSpec
 from gymnpt.sandboxes import Limits, SandboxError, Status, available_sandboxes, get_sandbox
 from gymnpt.sandboxes.base import classify, normalize_files
 

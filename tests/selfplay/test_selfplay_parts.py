@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from gymnpt.policies import build_policy
-from gymnpt.registry import default_registry
-from gymnpt.rollout import RolloutEngine
-from gymnpt.selfplay import LeagueConfig, RoleBaseline, SelfPlay
-from gymnpt.trajectory import Trajectory
+from gymnpt.core.registry import default_registry
+from gymnpt.rollout.engine import RolloutEngine
+from gymnpt.rollout.policies import build_policy
+from gymnpt.rollout.trajectory import Trajectory
+from gymnpt.training.selfplay import LeagueConfig, RoleBaseline, SelfPlay
 
 
 def _t(role, r):

@@ -16,7 +16,7 @@ ARGS = ["env=tictactoe", "selfplay=true", "league.snapshot_every=1", "league.sel
 
 def _train(*extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "GYMNPT_TENSORBOARD": "0"}
-    return subprocess.run([sys.executable, "-m", "gymnpt.cli", "train", *ARGS, *extra], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "train", *ARGS, *extra], capture_output=True,
                           text=True, timeout=400, env=env, check=False)
 
 
@@ -48,7 +48,7 @@ def test_selfplay_run_writes_eval_and_league(tmp_path: Path) -> None:
 
 
 def test_selfplay_needs_a_multiseat_env(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "gymnpt.cli", "train", "env=snake", "selfplay=true", "sft.steps=0",
+    proc = subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "train", "env=snake", "selfplay=true", "sft.steps=0",
                            "steps=1", f"out={tmp_path}", "progress=false"], capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode != 0 and "multi-seat" in proc.stderr

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from gymnpt.league import League
-from gymnpt.policy import BasePolicy
+from gymnpt.rollout.policy import BasePolicy
+from gymnpt.training.league import League
 
 
 class Fixed(BasePolicy):

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from gymnpt.ratings import (
+from gymnpt.arena.ratings import (
     GameResult,
     bootstrap_ci,
     bradley_terry,

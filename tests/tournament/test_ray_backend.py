@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gymnpt.registry import default_registry
-from gymnpt.tournament import Config, run_tournament
+from gymnpt.arena.tournament import Config, run_tournament
+from gymnpt.core.registry import default_registry
 
 ray = pytest.importorskip("ray")
 

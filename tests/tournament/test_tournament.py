@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gymnpt.config import ConfigError, parse_overrides
-from gymnpt.policy import BasePolicy
-from gymnpt.registry import default_registry
-from gymnpt.tournament import (
+from gymnpt.arena.tournament import (
     Config,
     MatchSettings,
     load_results,
@@ -21,6 +18,9 @@ from gymnpt.tournament import (
     run_tournament,
     schedule,
 )
+from gymnpt.core.config import ConfigError, parse_overrides
+from gymnpt.core.registry import default_registry
+from gymnpt.rollout.policy import BasePolicy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,7 +135,7 @@ def test_ratings_recover_minimax_depth_order_on_connect_four(tmp_path: Path) -> 
 def test_cli_subprocess(tmp_path: Path) -> None:
     needs("tictactoe", "bot:random", "bot:minimax")
     out = tmp_path / "t"
-    cmd = [sys.executable, "-m", "gymnpt.cli", "tournament", "env=tictactoe",
+    cmd = [sys.executable, "-m", "gymnpt.cli.main", "tournament", "env=tictactoe",
            "agents=[bot:random,bot:minimax]", "games=2", f"out={out}", "bootstrap=20"]
     env = {**os.environ, "COLUMNS": "120"}
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)

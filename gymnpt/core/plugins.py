@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from gymnpt import hookspecs
+from gymnpt.core import hookspecs
 
 log = logging.getLogger("gymnpt.plugins")
 

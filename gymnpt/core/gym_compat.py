@@ -13,7 +13,7 @@ NAMESPACE = "gymnpt"
 
 
 def _make(env_id: str, **kwargs: Any) -> Any:
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     env = default_registry().make(env_id, **kwargs)
     return env.env if hasattr(env, "env") and env.__class__.__name__ == "OrderEnforcing" else env
@@ -26,7 +26,7 @@ def register_gymnasium_envs() -> None:
     """
     import gymnasium
 
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     try:
         reg = default_registry()

@@ -7,7 +7,7 @@ episodes and seats are batched (a new batch is formed whenever the model is free
 bots that act inline are called directly.
 
 For policies that have a ``tokenizer`` the engine keeps the exact token ids of each seat's
-conversation (see :mod:`gymnpt.tokens`): prompts are passed as token ids, sampled ids are
+conversation (see :mod:`gymnpt.rollout.tokens`): prompts are passed as token ids, sampled ids are
 appended as they were sampled, and trajectories record ids, the loss mask and the sampler's
 logprobs.
 
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.core import Outcome, as_multiagent
-from gymnpt.policy import BasePolicy, Completion, Policy, Request, SamplingParams
-from gymnpt.tokens import ChatTokens
-from gymnpt.trajectory import Trajectory, TrajectoryWriter
+from gymnpt.core.env import Outcome, as_multiagent
+from gymnpt.rollout.policy import BasePolicy, Completion, Policy, Request, SamplingParams
+from gymnpt.rollout.tokens import ChatTokens
+from gymnpt.rollout.trajectory import Trajectory, TrajectoryWriter
 
 __all__ = ["RolloutEngine", "EpisodeSpec", "summarize", "print_summary", "mean_ci"]
 
@@ -196,7 +196,7 @@ class RolloutEngine:
     @property
     def registry(self) -> Any:
         if self._registry is None:
-            from gymnpt.registry import default_registry
+            from gymnpt.core.registry import default_registry
 
             self._registry = default_registry()
         return self._registry

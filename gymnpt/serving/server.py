@@ -38,8 +38,8 @@ from fastapi import FastAPI
 from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse
 
-from gymnpt.config import field_help
-from gymnpt.policy import Completion, Request, SamplingParams
+from gymnpt.core.config import field_help
+from gymnpt.rollout.policy import Completion, Request, SamplingParams
 
 __all__ = ["BackgroundServer", "Config", "RequestBatcher", "create_app", "run"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.rollout import EpisodeSpec
-from gymnpt.trajectory import Trajectory
+from gymnpt.rollout.engine import EpisodeSpec
+from gymnpt.rollout.trajectory import Trajectory
 
 __all__ = ["LeagueConfig", "RoleBaseline", "SelfPlay"]
 
@@ -126,13 +126,13 @@ class SelfPlay:
         self.league: Any = None
         self._bot_names = list(league_cfg.bots) or list(bots)
         if league_cfg.snapshot_every > 0:
-            from gymnpt.league import League
+            from gymnpt.training.league import League
 
             self.league = League(seed=seed, max_snapshots=league_cfg.max_snapshots)
             self._add_bots()
 
     def _add_bots(self) -> None:
-        from gymnpt.policies import build_policy
+        from gymnpt.rollout.policies import build_policy
 
         for name in self._bot_names:
             if name not in self.league:

@@ -8,7 +8,7 @@ The loop, in order::
     finally      evaluation table on held-out seeds: bots, warm-started model, trained model
 
 ``algo=sft`` and ``algo=dpo`` instead train on a trajectories file through TRL's trainers
-(see :mod:`gymnpt.sft`).
+(see :mod:`gymnpt.training.warmstart`).
 
 Everything lands in ``runs/<name>/``: ``config.yaml``, ``metrics.jsonl``,
 ``trajectories.jsonl``, ``checkpoints/step-N/`` (model, optimizer, RNG, step), ``eval/``
@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gymnpt.learner import (
+from gymnpt.rollout.trajectory import Trajectory
+from gymnpt.training.learner import (
     ALGOS,
     Learner,
     LearnerConfig,
@@ -41,8 +42,7 @@ from gymnpt.learner import (
     filter_groups,
     group_keys,
 )
-from gymnpt.selfplay import LeagueConfig, SelfPlay
-from gymnpt.trajectory import Trajectory
+from gymnpt.training.selfplay import LeagueConfig, SelfPlay
 
 __all__ = ["Config", "WarmStartConfig", "EvalConfig", "run", "Trainer", "load_model"]
 
@@ -204,7 +204,7 @@ def _dtype(cfg: Config, device: torch.device) -> torch.dtype:
 def resolve_model_path(name: str) -> str:
     """A local folder for ``name`` (``tiny`` and other built-in names are created on first use)."""
     try:
-        from gymnpt.tiny import resolve_model
+        from gymnpt.models.tiny import resolve_model
     except ImportError:
         return name
     return str(resolve_model(name))
@@ -235,7 +235,7 @@ def make_sampler(cfg: Config, model: Any, tokenizer: Any, model_path: str) -> An
 
         return HFPolicy(model=model, tokenizer=tokenizer, name=f"hf:{cfg.model}", seed=cfg.seed,
                         max_batch_size=cfg.concurrency)
-    from gymnpt.policies import build_policy
+    from gymnpt.rollout.policies import build_policy
 
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return build_policy("vllm", cfg.env, model=model_path, dtype=dtype, seed=cfg.seed,
@@ -306,7 +306,7 @@ class RunDir:
             fh.flush()
 
     def metrics(self) -> list[dict[str, Any]]:
-        from gymnpt.trajectory import iter_jsonl
+        from gymnpt.rollout.trajectory import iter_jsonl
 
         return list(iter_jsonl(self.metrics_path))
 
@@ -387,8 +387,8 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: RunDir, *, registry: Any = None, console: Any = None) -> None:
         from rich.console import Console
 
-        from gymnpt.policy import SamplingParams
-        from gymnpt.registry import default_registry
+        from gymnpt.core.registry import default_registry
+        from gymnpt.rollout.policy import SamplingParams
 
         self.cfg = cfg
         self.run = run_dir
@@ -417,7 +417,7 @@ class Trainer:
             self.pm.notify(hook, **kwargs)
 
     def engine(self, *, writer: Any = None, progress: bool = False, sampling: Any = None) -> Any:
-        from gymnpt.rollout import RolloutEngine
+        from gymnpt.rollout.engine import RolloutEngine
 
         return RolloutEngine(self.cfg.env, self.cfg.env_kwargs, sampling=sampling or self.sampling,
                              max_turns=self.cfg.max_turns or None, max_concurrent=self.cfg.concurrency,
@@ -433,7 +433,7 @@ class Trainer:
     # ---- stage 1: warm start ----------------------------------------------------------------
     def warm_start(self) -> dict[str, float]:
         """SFT on bot episodes, then save ``checkpoints/warm`` and evaluate the warm model."""
-        from gymnpt.sft import warm_start
+        from gymnpt.training.warmstart import warm_start
 
         c = self.cfg.sft
         bot = c.bot or self.strong_bot()
@@ -554,8 +554,8 @@ class Trainer:
 
     def evaluate_selfplay(self, step: int) -> dict[str, float]:
         """Win/draw/loss (with Wilson 95% CIs) against the random and the strong bot, both seats."""
-        from gymnpt.evaluation import evaluate
-        from gymnpt.policies import build_policy
+        from gymnpt.arena.evaluation import evaluate
+        from gymnpt.rollout.policies import build_policy
 
         out: dict[str, float] = {}
         rows = []
@@ -575,12 +575,12 @@ class Trainer:
         return out
 
     def evaluate_model(self, label: str, episodes: int) -> Any:
-        from gymnpt.evaluation import evaluate
+        from gymnpt.arena.evaluation import evaluate
 
         pol = self.sampler
         opp = None
         if self.spec.num_seats > 1:
-            from gymnpt.policies import build_policy
+            from gymnpt.rollout.policies import build_policy
 
             opp = build_policy(self.cfg.eval.opponent, self.cfg.env, registry=self.registry)
         res = evaluate(self.cfg.env, pol, opp, episodes=episodes, seed=self.cfg.eval.seed,
@@ -591,7 +591,7 @@ class Trainer:
 
     def train(self) -> None:
         """The RL loop from ``self.step + 1`` to ``cfg.steps``."""
-        from gymnpt.trajectory import TrajectoryWriter
+        from gymnpt.rollout.trajectory import TrajectoryWriter
 
         cfg = self.cfg
         assert self.learner is not None
@@ -638,8 +638,8 @@ class Trainer:
     # ---- stage 3: the table -------------------------------------------------------------------
     def final_table(self, warm_result: dict[str, Any] | None) -> list[dict[str, Any]]:
         """Evaluate bots and the trained model; add the warm model's saved result."""
-        from gymnpt.evaluation import evaluate, print_results
-        from gymnpt.policies import build_policy
+        from gymnpt.arena.evaluation import evaluate, print_results
+        from gymnpt.rollout.policies import build_policy
 
         cfg = self.cfg
         strong = self.strong_bot()
@@ -667,7 +667,7 @@ class Trainer:
 
 
 def _as_results(rows: list[dict[str, Any]]) -> list[Any]:
-    from gymnpt.evaluation import EvalResult
+    from gymnpt.arena.evaluation import EvalResult
 
     keep = {"env_id", "agent", "opponent", "episodes", "return_mean", "return_ci95", "outcomes", "per_seat",
             "invalid_rate", "turns_mean"}
@@ -749,7 +749,7 @@ def _resolve_resume(cfg: Config) -> Config:
     """The saved config of ``cfg.resume``, with the values the user set explicitly on top."""
     from omegaconf import OmegaConf
 
-    from gymnpt.config import load_yaml, to_dict
+    from gymnpt.core.config import load_yaml, to_dict
 
     root = Path(cfg.resume)
     saved_path = root / "config.yaml"
@@ -796,7 +796,7 @@ def run(cfg: Config, *, registry: Any = None) -> int:
         torch.set_num_threads(cfg.threads)
     try:
         if cfg.algo in ("sft", "dpo"):
-            from gymnpt.sft import run_offline
+            from gymnpt.training.warmstart import run_offline
 
             return run_offline(cfg)
         return _run_rl(cfg, registry)
@@ -808,7 +808,7 @@ def _run_rl(cfg: Config, registry: Any) -> int:
     """Warm start, RL and the final table (the body of :func:`run` for online algorithms)."""
     from transformers.utils import logging as hf_logging
 
-    from gymnpt.config import to_dict, to_yaml
+    from gymnpt.core.config import to_dict, to_yaml
 
     hf_logging.disable_progress_bar()
     name = cfg.name or f"{cfg.env.split('[')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gymnpt.config import ConfigError, field_help, help_rows, parse_overrides
+from gymnpt.core.config import ConfigError, field_help, help_rows, parse_overrides
 
 # ---- configs of the commands defined here --------------------------------------------------
 
@@ -112,7 +112,7 @@ def _console() -> Any:
 
 
 def _registry() -> Any:
-    from gymnpt.registry import default_registry
+    from gymnpt.core.registry import default_registry
 
     return default_registry()
 
@@ -125,7 +125,7 @@ def _report_plugin_failures(console: Any) -> None:
 
 def _make_policy(name: str, env_id: str, *, model: str = "", base_url: str = "", api_key: str = "",
                  mode: str = "", tokenizer: str = "") -> Any:
-    from gymnpt.policies import build_policy
+    from gymnpt.rollout.policies import build_policy
 
     extra: dict[str, Any] = {}
     if name.split(":", 1)[0] == "openai":
@@ -197,7 +197,7 @@ def cmd_plugins(cfg: AgentsConfig) -> int:
 def cmd_play(cfg: PlayConfig) -> int:
     from rich.panel import Panel
 
-    from gymnpt.policy import Request
+    from gymnpt.rollout.policy import Request
 
     console = _console()
     reg = _registry()
@@ -237,9 +237,9 @@ def cmd_play(cfg: PlayConfig) -> int:
 
 
 def cmd_eval(cfg: EvalConfig) -> int:
-    from gymnpt.evaluation import evaluate, print_results
-    from gymnpt.policy import SamplingParams
-    from gymnpt.trajectory import TrajectoryWriter
+    from gymnpt.arena.evaluation import evaluate, print_results
+    from gymnpt.rollout.policy import SamplingParams
+    from gymnpt.rollout.trajectory import TrajectoryWriter
 
     console = _console()
     reg = _registry()
@@ -270,7 +270,7 @@ def cmd_eval(cfg: EvalConfig) -> int:
             console.print(f"  as {seat}: {ps['episodes']} episodes, mean return {ps['return_mean']:.3f}; {outs}")
     extra: dict[str, Any] = {}
     if spec.id == "kuhn_poker" or spec.id.startswith("kuhn_poker"):
-        from gymnpt.exploitability import exploitability
+        from gymnpt.arena.exploitability import exploitability
 
         ex = exploitability(agent, registry=reg, sampling=sampling)
         extra["exploitability"] = ex.to_dict()
@@ -283,10 +283,10 @@ def cmd_eval(cfg: EvalConfig) -> int:
 
 
 def cmd_rollout(cfg: RolloutConfig) -> int:
-    from gymnpt.config import to_yaml
-    from gymnpt.policy import SamplingParams
-    from gymnpt.rollout import EpisodeSpec, RolloutEngine, print_summary
-    from gymnpt.trajectory import TrajectoryWriter
+    from gymnpt.core.config import to_yaml
+    from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine, print_summary
+    from gymnpt.rollout.policy import SamplingParams
+    from gymnpt.rollout.trajectory import TrajectoryWriter
 
     console = _console()
     reg = _registry()
@@ -345,9 +345,9 @@ COMMANDS: dict[str, tuple[Any, Any, str]] = {
     "play": (PlayConfig, cmd_play, "play an env in the terminal"),
     "eval": (EvalConfig, cmd_eval, "evaluate an agent with 95% CIs"),
     "rollout": (RolloutConfig, cmd_rollout, "record trajectories with a policy"),
-    "train": ("gymnpt.train:Config", "gymnpt.train:run", "train a policy (SFT warm start + GRPO, RLOO, SFT, DPO)"),
-    "tournament": ("gymnpt.tournament:Config", "gymnpt.tournament:run", "round robin with ratings"),
-    "serve": ("gymnpt.serve:Config", "gymnpt.serve:run", "OpenAI-compatible server for a model"),
+    "train": ("gymnpt.training.trainer:Config", "gymnpt.training.trainer:run", "train a policy (SFT warm start + GRPO, RLOO, SFT, DPO)"),
+    "tournament": ("gymnpt.arena.tournament:Config", "gymnpt.arena.tournament:run", "round robin with ratings"),
+    "serve": ("gymnpt.serving.server:Config", "gymnpt.serving.server:run", "OpenAI-compatible server for a model"),
 }
 
 
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ngymnpt {name}: interrupted", file=sys.stderr)
         return 130
     except (KeyError, ValueError, FileNotFoundError, RuntimeError, TypeError) as exc:
-        from gymnpt.registry import UnknownNameError
+        from gymnpt.core.registry import UnknownNameError
 
         if isinstance(exc, (UnknownNameError, ValueError, FileNotFoundError, RuntimeError)) and not os.environ.get(
             "GYMNPT_DEBUG"

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.ratings import expected_score
+from gymnpt.arena.ratings import expected_score
 
 __all__ = ["League", "Member", "STRATEGIES"]
 
@@ -361,6 +361,6 @@ class League:
 
 
 def _default_loader(path: str) -> Any:
-    from gymnpt.policies import build_policy
+    from gymnpt.rollout.policies import build_policy
 
     return build_policy(f"ckpt:{path}")

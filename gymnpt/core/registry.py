@@ -1,6 +1,6 @@
 """The registry of envs, agents (policies and bots) and sandboxes.
 
-Plugins fill it through the hooks in :mod:`gymnpt.hookspecs`. :func:`default_registry`
+Plugins fill it through the hooks in :mod:`gymnpt.core.hookspecs`. :func:`default_registry`
 builds the process-wide one from the installed entry points on first use.
 
 Env ids may carry keyword variants in brackets: ``make("snake[size=8,apples=2]")`` is
@@ -20,7 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from gymnpt.core import GameCore, MultiAgentEnv, TextEnv, as_multiagent
+from gymnpt.core.env import GameCore, MultiAgentEnv, TextEnv, as_multiagent
 
 __all__ = [
     "EnvSpec",
@@ -317,7 +317,7 @@ def default_registry(*, reload: bool = False) -> Registry:
     global _default
     with _lock:
         if _default is None or reload:
-            from gymnpt.pluginmanager import make_plugin_manager
+            from gymnpt.core.plugins import make_plugin_manager
 
             _default = Registry().load_plugins(make_plugin_manager())
         return _default

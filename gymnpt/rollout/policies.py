@@ -51,7 +51,7 @@ def build_policy(
 ) -> Any:
     """Create the policy that ``spec`` names for ``env_id`` (see the module docstring)."""
     if registry is None:
-        from gymnpt.registry import default_registry
+        from gymnpt.core.registry import default_registry
 
         registry = default_registry()
     spec = spec.strip()

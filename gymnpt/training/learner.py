@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gymnpt.trajectory import Trajectory
+from gymnpt.rollout.trajectory import Trajectory
 
 __all__ = [
     "LearnerConfig",

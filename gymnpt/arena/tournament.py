@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymnpt.config import field_help
-from gymnpt.ratings import GameResult, RatingReport, rate
-from gymnpt.trajectory import Trajectory, TrajectoryWriter, iter_jsonl
+from gymnpt.arena.ratings import GameResult, RatingReport, rate
+from gymnpt.core.config import field_help
+from gymnpt.rollout.trajectory import Trajectory, TrajectoryWriter, iter_jsonl
 
 __all__ = [
     "Config",
@@ -183,13 +183,13 @@ class MatchSettings:
 
     def make_agent(self, name: str, registry: Any = None) -> Any:
         """Build the policy ``name`` names for this env."""
-        from gymnpt.policies import build_policy
+        from gymnpt.rollout.policies import build_policy
 
         return build_policy(name, self.env, registry=registry, model=self.model, base_url=self.base_url,
                             api_key=self.api_key)
 
     def sampling(self) -> Any:
-        from gymnpt.policy import SamplingParams
+        from gymnpt.rollout.policy import SamplingParams
 
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens)
 
@@ -334,7 +334,7 @@ def play_games(
     Returns:
         The engine's stats (episodes, wall time, model calls, batches).
     """
-    from gymnpt.rollout import EpisodeSpec, RolloutEngine
+    from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
 
     if not games:
         return {"episodes": 0}
@@ -454,10 +454,10 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     Returns:
         The ratings report and counts of games played, skipped (already done) and errored.
     """
-    from gymnpt.config import to_yaml
+    from gymnpt.core.config import to_yaml
 
     if registry is None:
-        from gymnpt.registry import default_registry
+        from gymnpt.core.registry import default_registry
 
         registry = default_registry()
     spec = registry.env_spec(cfg.env)
@@ -526,7 +526,7 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
 
 
 def _exploitabilities(cfg: Config, settings: MatchSettings, registry: Any, console: Any) -> dict[str, float]:
-    from gymnpt.exploitability import exploitability
+    from gymnpt.arena.exploitability import exploitability
 
     out = {}
     for name in cfg.agents:
@@ -542,7 +542,7 @@ def _exploitabilities(cfg: Config, settings: MatchSettings, registry: Any, conso
 
 
 def _write_outputs(cfg: Config, res: TournamentResult, fp: str, errors: list[dict[str, Any]]) -> None:
-    from gymnpt.ratings import _nan_to_none
+    from gymnpt.arena.ratings import _nan_to_none
 
     data = res.report.to_dict()
     data.update({

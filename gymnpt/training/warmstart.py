@@ -2,7 +2,7 @@
 
 * :func:`warm_start` imitates a scripted bot: it plays bot episodes with the rollout engine,
   tokenizes each conversation the way the engine builds model prompts
-  (:meth:`gymnpt.tokens.ChatTokens.conversation`, mask 1 on the bot's replies) and minimises
+  (:meth:`gymnpt.rollout.tokens.ChatTokens.conversation`, mask 1 on the bot's replies) and minimises
   the negative log-likelihood of the replies. It is a short in-process loop on the learner's
   own model, so RL continues from exactly these weights.
 * :func:`run_offline` trains on a recorded ``trajectories.jsonl`` through TRL:
@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gymnpt.trajectory import Trajectory, group_by, read_trajectories
+from gymnpt.rollout.trajectory import Trajectory, group_by, read_trajectories
 
 __all__ = [
     "bot_episodes",
@@ -51,8 +51,8 @@ def bot_episodes(
     registry: Any = None,
 ) -> list[Trajectory]:
     """Play ``episodes`` episodes with ``bot`` in every seat; one trajectory per seat."""
-    from gymnpt.policies import build_policy
-    from gymnpt.rollout import RolloutEngine
+    from gymnpt.rollout.engine import RolloutEngine
+    from gymnpt.rollout.policies import build_policy
 
     engine = RolloutEngine(env, env_kwargs, max_turns=max_turns, registry=registry, call_timeout=None)
     policy = build_policy(bot, env, registry=engine.registry)
@@ -61,7 +61,7 @@ def bot_episodes(
 
 def tokenize_episodes(trajs: Sequence[Trajectory], tokenizer: Any) -> list[tuple[list[int], list[int]]]:
     """``(ids, mask)`` per episode, mask 1 on the replies (as the engine would tokenize them)."""
-    from gymnpt.tokens import ChatTokens
+    from gymnpt.rollout.tokens import ChatTokens
 
     ct = ChatTokens(tokenizer)
     out = []
@@ -100,7 +100,7 @@ def sft_steps(
     Returns:
         ``sft/loss_first``, ``sft/loss_last`` (mean NLL per reply token), ``sft/tokens``, ``time/sft``.
     """
-    from gymnpt.learner import _pad, token_logprobs
+    from gymnpt.training.learner import _pad, token_logprobs
 
     if not examples:
         raise ValueError("no examples to train on (did every bot episode fail the filter?)")
@@ -271,8 +271,15 @@ def run_offline(cfg: Any) -> int:
     """``gymnpt train algo=sft|dpo data=...``: TRL's SFTTrainer or DPOTrainer on recorded episodes."""
     from rich.console import Console
 
-    from gymnpt.config import to_yaml
-    from gymnpt.train import RunDir, _atomic_write, _device, _dtype, load_model, seed_everything
+    from gymnpt.core.config import to_yaml
+    from gymnpt.training.trainer import (
+        RunDir,
+        _atomic_write,
+        _device,
+        _dtype,
+        load_model,
+        seed_everything,
+    )
 
     console = Console()
     data = Path(cfg.data)

@@ -22,7 +22,7 @@ hookimpl = pluggy.HookimplMarker("gymnpt")
 def gymnpt_register_envs(registry: Any) -> None:
     """Add environment specs with ``registry.register_env(...)``.
 
-    :param registry: the :class:`gymnpt.registry.Registry` being filled.
+    :param registry: the :class:`gymnpt.core.registry.Registry` being filled.
     """
 
 
@@ -30,7 +30,7 @@ def gymnpt_register_envs(registry: Any) -> None:
 def gymnpt_register_agents(registry: Any) -> None:
     """Add named policies and bots with ``registry.register_agent(...)``.
 
-    :param registry: the :class:`gymnpt.registry.Registry` being filled.
+    :param registry: the :class:`gymnpt.core.registry.Registry` being filled.
     """
 
 
@@ -38,7 +38,7 @@ def gymnpt_register_agents(registry: Any) -> None:
 def gymnpt_register_sandboxes(registry: Any) -> None:
     """Add code-execution backends with ``registry.register_sandbox(...)``.
 
-    :param registry: the :class:`gymnpt.registry.Registry` being filled.
+    :param registry: the :class:`gymnpt.core.registry.Registry` being filled.
     """
 
 
@@ -55,7 +55,7 @@ def gymnpt_run_start(run_dir: str, config: dict[str, Any]) -> None:
 def gymnpt_episode_end(record: dict[str, Any]) -> None:
     """Observer: an episode finished; ``record`` is its trajectory for one seat as a dict.
 
-    :param record: a :class:`gymnpt.trajectory.Trajectory` as a dict.
+    :param record: a :class:`gymnpt.rollout.trajectory.Trajectory` as a dict.
     """
 
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gymnpt.policy import Policy, SamplingParams
-from gymnpt.rollout import EpisodeSpec, RolloutEngine, mean_ci
-from gymnpt.trajectory import Trajectory, TrajectoryWriter
+from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine, mean_ci
+from gymnpt.rollout.policy import Policy, SamplingParams
+from gymnpt.rollout.trajectory import Trajectory, TrajectoryWriter
 
 __all__ = ["EvalResult", "evaluate", "wilson"]
 
