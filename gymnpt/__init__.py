@@ -42,7 +42,27 @@ _EXPORTS: dict[str, str] = {
     "Trajectory": "gymnpt.rollout.trajectory",
 }
 
-__all__ = sorted([*_EXPORTS, "make_agent"])
+__all__ = [
+    "AgentSpec",
+    "BasePolicy",
+    "Completion",
+    "EnvSpec",
+    "InvalidAction",
+    "MultiAgentEnv",
+    "Outcome",
+    "Policy",
+    "Registry",
+    "Request",
+    "SamplingParams",
+    "SandboxSpec",
+    "TextEnv",
+    "Trajectory",
+    "as_multiagent",
+    "default_registry",
+    "hookimpl",
+    "make",
+    "make_agent",
+]
 
 if TYPE_CHECKING:
     from gymnpt.core.env import (
