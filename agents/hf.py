@@ -107,7 +107,9 @@ class _PrefixCache:
         self.hits += 1
         return best, self.entries[best]
 
-    def add(self, key: tuple[int, ...], layers: list[tuple[Any, Any]], replaces: tuple[int, ...] | None) -> None:
+    def add(
+        self, key: tuple[int, ...], layers: list[tuple[Any, Any]], replaces: tuple[int, ...] | None
+    ) -> None:
         size = sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in layers)
         if size > self.budget:
             return
@@ -200,7 +202,9 @@ class HFPolicy:
         self.max_batch_size = max_batch_size
         self.num_threads = num_threads
         self._prefix = _PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
-        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
+        self.overrides: dict[str, Any] = sampling_overrides(
+            temperature, top_p, max_new_tokens, stop
+        )
         self.version = 0
         self._lock = threading.Lock()
         self._seed_gen = torch.Generator().manual_seed(seed)
@@ -210,7 +214,9 @@ class HFPolicy:
         else:
             if tokenizer is None:
                 raise ValueError("HFPolicy(model=<loaded model>) needs tokenizer=")
-            self.model_name = str(getattr(getattr(model, "config", None), "name_or_path", "") or "model")
+            self.model_name = str(
+                getattr(getattr(model, "config", None), "name_or_path", "") or "model"
+            )
             self.model, self.tokenizer = model, tokenizer
         self.name = name or f"hf:{self.model_name}"
         self._setup_tokens()
@@ -296,7 +302,9 @@ class HFPolicy:
                 f"the tokenizer of {self.model_name!r} has no chat template; send "
                 "prompt_token_ids or use a chat model"
             )
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _params(self, params: SamplingParams) -> SamplingParams:
@@ -458,7 +466,9 @@ class HFPolicy:
             if was_training:
                 model.train()
 
-    def _remember(self, rows: list[_Row], hits: list[Any], attention: Any, past: Any, fed: int) -> None:
+    def _remember(
+        self, rows: list[_Row], hits: list[Any], attention: Any, past: Any, fed: int
+    ) -> None:
         """Keep each row's key/values (prompt and the sampled tokens fed back) for later turns."""
         assert self._prefix is not None
         layers = [(layer.keys, layer.values) for layer in past.layers]
@@ -472,9 +482,7 @@ class HFPolicy:
             key = tuple(row.prompt) + tuple(row.ids[:n_ids])
             self._prefix.add(key, kv, replaces=hits[i][0] if hits[i] else None)
 
-    def _pick(
-        self, rows: list[_Row], logits: Any, greedy: Any, scale: Any, top_p: Any
-    ) -> Any:
+    def _pick(self, rows: list[_Row], logits: Any, greedy: Any, scale: Any, top_p: Any) -> Any:
         """Choose the next token of every live row and record it; returns the token tensor."""
         import torch
 
@@ -525,8 +533,6 @@ class HFPolicy:
     def close(self) -> None:
         """Release the model."""
         self.model = None
-
-
 
 
 def make_hf_policy(env_id: str | None = None, model: str = "tiny", **kwargs: Any) -> HFPolicy:

@@ -60,7 +60,9 @@ class HumanPolicy(BasePolicy):
             where = f"{request.env_id or 'env'} / {request.seat}"
             self.console.print(Panel(obs, title=where))
             try:
-                reply = Prompt.ask(f"[bold]{request.seat}[/bold]", console=self.console, stream=self.stream)
+                reply = Prompt.ask(
+                    f"[bold]{request.seat}[/bold]", console=self.console, stream=self.stream
+                )
             except EOFError:
                 reply = ""
         return Completion(text=reply, info={"human": True})

@@ -101,7 +101,9 @@ class OpenAIPolicy:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if max_concurrent < 1 or max_retries < 0 or timeout <= 0 or backoff < 0:
-            raise ValueError("need max_concurrent >= 1, max_retries >= 0, timeout > 0, backoff >= 0")
+            raise ValueError(
+                "need max_concurrent >= 1, max_retries >= 0, timeout > 0, backoff >= 0"
+            )
         self.base_url = normalize_base_url(base_url)
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -114,7 +116,9 @@ class OpenAIPolicy:
         self.want_logprobs = logprobs
         self.return_token_ids = return_token_ids
         self.extra_body = dict(extra_body or {})
-        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
+        self.overrides: dict[str, Any] = sampling_overrides(
+            temperature, top_p, max_new_tokens, stop
+        )
         self.version = 0
         self.name = name or f"openai:{model or self.base_url}"
         self.tokenizer: Any = None
@@ -128,7 +132,9 @@ class OpenAIPolicy:
     @staticmethod
     def _load_tokenizer(tokenizer: Any) -> Any:
         if tokenizer is None:
-            raise ValueError("mode=completions needs tokenizer= (or model=) naming the served model's tokenizer")
+            raise ValueError(
+                "mode=completions needs tokenizer= (or model=) naming the served model's tokenizer"
+            )
         if not isinstance(tokenizer, (str, os.PathLike)):
             return tokenizer
         from transformers import AutoTokenizer
@@ -152,7 +158,9 @@ class OpenAIPolicy:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._client is None or self._sem is None:
             headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            limits = httpx.Limits(max_connections=self.max_concurrent, max_keepalive_connections=self.max_concurrent)
+            limits = httpx.Limits(
+                max_connections=self.max_concurrent, max_keepalive_connections=self.max_concurrent
+            )
             self._client = httpx.AsyncClient(headers=headers, timeout=self.timeout, limits=limits)
             self._sem = asyncio.Semaphore(self.max_concurrent)
             self._model_lock = asyncio.Lock()
@@ -176,14 +184,20 @@ class OpenAIPolicy:
                 last = exc
                 continue
             if resp.status_code == 429 or resp.status_code >= 500:
-                last = ServerError(f"{url} answered {resp.status_code}: {_error_text(resp)}", resp.status_code)
+                last = ServerError(
+                    f"{url} answered {resp.status_code}: {_error_text(resp)}", resp.status_code
+                )
                 continue
             if resp.status_code >= 400:
-                raise ServerError(f"{url} answered {resp.status_code}: {_error_text(resp)}", resp.status_code)
+                raise ServerError(
+                    f"{url} answered {resp.status_code}: {_error_text(resp)}", resp.status_code
+                )
             try:
                 return resp.json()
             except ValueError as exc:
-                raise ServerError(f"{url} answered with a body that is not JSON: {resp.text[:200]!r}") from exc
+                raise ServerError(
+                    f"{url} answered with a body that is not JSON: {resp.text[:200]!r}"
+                ) from exc
         tries = self.max_retries + 1
         if isinstance(last, ServerError):
             raise ServerError(f"{last} (after {tries} tries)", last.status)
@@ -247,7 +261,9 @@ class OpenAIPolicy:
             return self._parse_chat(answer)
         prompt = req.prompt_token_ids
         if prompt is None:
-            text = self.tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                req.messages, tokenize=False, add_generation_prompt=True
+            )
             prompt = list(self.tokenizer.encode(text, add_special_tokens=False))
         body["prompt"] = [int(t) for t in prompt]
         if self.want_logprobs:

@@ -213,8 +213,6 @@ def _engine_env(in_process: bool) -> Iterator[None]:
             os.environ[key] = old_env
 
 
-
-
 class VLLMPolicy:
     """A vLLM engine answering batches of requests, with in-place weight updates.
 
@@ -272,7 +270,9 @@ class VLLMPolicy:
             raise ValueError(
                 f"gpu_memory_utilization must be in (0, 1], got {gpu_memory_utilization}"
             )
-        self.overrides: dict[str, Any] = sampling_overrides(temperature, top_p, max_new_tokens, stop)
+        self.overrides: dict[str, Any] = sampling_overrides(
+            temperature, top_p, max_new_tokens, stop
+        )
 
         vllm = import_vllm()
         from transformers import AutoTokenizer

@@ -139,7 +139,9 @@ def main() -> None:
             a.append(rate(ours, args.episodes, r))
             b.append(rate(theirs, args.episodes, r))
         ratio = statistics.median(x / y for x, y in zip(a, b))
-        print(f"{name:<30} {statistics.median(a):>15,.0f} {statistics.median(b):>18,.0f} {ratio:>7.2f}")
+        print(
+            f"{name:<30} {statistics.median(a):>15,.0f} {statistics.median(b):>18,.0f} {ratio:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

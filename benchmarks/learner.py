@@ -106,17 +106,42 @@ def side_gymnpt(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[st
 
     model, _ = _model(args)
     model.train()
-    cfg = LearnerConfig(lr=1e-5, epochs=1, minibatch_size=0, micro_batch_size=len(seqs), clip_eps=0.2,
-                        kl_coef=0.0, loss_agg="token", max_grad_norm=1.0, filter_zero_std=False,
-                        gradient_checkpointing=args.gradient_checkpointing == "on")
+    cfg = LearnerConfig(
+        lr=1e-5,
+        epochs=1,
+        minibatch_size=0,
+        micro_batch_size=len(seqs),
+        clip_eps=0.2,
+        kl_coef=0.0,
+        loss_agg="token",
+        max_grad_norm=1.0,
+        filter_zero_std=False,
+        gradient_checkpointing=args.gradient_checkpointing == "on",
+    )
     learner = Learner(model, cfg)
     groups = args.group
-    trajs = [Trajectory(episode_id=str(i), env_id="bench", seed=i // groups, group_id=f"g{i // groups}",
-                        role="player", policy_id="tiny", token_ids=s["ids"], loss_mask=s["mask"],
-                        logprobs=s["logprobs"], return_=s["reward"]) for i, s in enumerate(seqs)]
+    trajs = [
+        Trajectory(
+            episode_id=str(i),
+            env_id="bench",
+            seed=i // groups,
+            group_id=f"g{i // groups}",
+            role="player",
+            policy_id="tiny",
+            token_ids=s["ids"],
+            loss_mask=s["mask"],
+            logprobs=s["logprobs"],
+            return_=s["reward"],
+        )
+        for i, s in enumerate(seqs)
+    ]
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    base = _reset_peak() if not args.device.startswith("cuda") else torch.cuda.memory_allocated() / 2**20
+    base = (
+        _reset_peak()
+        if not args.device.startswith("cuda")
+        else torch.cuda.memory_allocated() / 2**20
+    )
     learner.step(trajs)  # warm-up
     _sync(args)
     t0 = time.perf_counter()
@@ -124,7 +149,9 @@ def side_gymnpt(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[st
         learner.step(trajs)
     _sync(args)
     dt = time.perf_counter() - t0
-    peak = _mem() if not args.device.startswith("cuda") else torch.cuda.max_memory_allocated() / 2**20
+    peak = (
+        _mem() if not args.device.startswith("cuda") else torch.cuda.max_memory_allocated() / 2**20
+    )
     tokens = sum(len(s["ids"]) for s in seqs) * args.steps
     return {"tokens_per_s": tokens / dt, "peak_mb": peak - base}
 
@@ -142,13 +169,18 @@ def side_trl(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[str, 
     rows = []
     for i in range(0, len(seqs), args.group):
         key = f"p{i}"
-        by_prompt[key] = seqs[i: i + args.group]
+        by_prompt[key] = seqs[i : i + args.group]
         rows.append({"prompt": key})
     counters: dict[str, int] = {}
 
     def rollout(prompts: list[str], trainer: Any) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [],
-                                     "reward": []}
+        out: dict[str, list[Any]] = {
+            "prompt_ids": [],
+            "completion_ids": [],
+            "logprobs": [],
+            "env_mask": [],
+            "reward": [],
+        }
         for p in prompts:
             k = counters.get(p, 0)
             counters[p] = k + 1
@@ -164,15 +196,37 @@ def side_trl(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[str, 
         return reward
 
     data = datasets.Dataset.from_list(rows * (args.steps + 1) * 4)
-    targs = GRPOConfig(output_dir="/tmp/gymnpt-bench-trl", per_device_train_batch_size=len(seqs),
-                       num_generations=args.group, max_steps=args.steps + 1, learning_rate=1e-5,
-                       logging_steps=10**6, report_to=[], use_cpu=not args.device.startswith("cuda"),
-                       beta=0.0, epsilon=0.2, loss_type="dapo", num_iterations=1, max_grad_norm=1.0,
-                       max_completion_length=len(seqs[0]["ids"]), save_strategy="no", seed=0,
-                       bf16=args.device.startswith("cuda"), dataloader_num_workers=0, shuffle_dataset=False,
-                       scale_rewards="group", gradient_checkpointing=args.gradient_checkpointing == "on")
-    trainer = GRPOTrainer(model=model, processing_class=tok, args=targs, train_dataset=data, reward_funcs=reward,
-                          rollout_func=rollout)
+    targs = GRPOConfig(
+        output_dir="/tmp/gymnpt-bench-trl",
+        per_device_train_batch_size=len(seqs),
+        num_generations=args.group,
+        max_steps=args.steps + 1,
+        learning_rate=1e-5,
+        logging_steps=10**6,
+        report_to=[],
+        use_cpu=not args.device.startswith("cuda"),
+        beta=0.0,
+        epsilon=0.2,
+        loss_type="dapo",
+        num_iterations=1,
+        max_grad_norm=1.0,
+        max_completion_length=len(seqs[0]["ids"]),
+        save_strategy="no",
+        seed=0,
+        bf16=args.device.startswith("cuda"),
+        dataloader_num_workers=0,
+        shuffle_dataset=False,
+        scale_rewards="group",
+        gradient_checkpointing=args.gradient_checkpointing == "on",
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=tok,
+        args=targs,
+        train_dataset=data,
+        reward_funcs=reward,
+        rollout_func=rollout,
+    )
     times: list[float] = []
 
     from transformers import TrainerCallback
@@ -189,9 +243,15 @@ def side_trl(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[str, 
     trainer.add_callback(Clock())
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    base = _reset_peak() if not args.device.startswith("cuda") else torch.cuda.memory_allocated() / 2**20
+    base = (
+        _reset_peak()
+        if not args.device.startswith("cuda")
+        else torch.cuda.memory_allocated() / 2**20
+    )
     trainer.train()
-    peak = _mem() if not args.device.startswith("cuda") else torch.cuda.max_memory_allocated() / 2**20
+    peak = (
+        _mem() if not args.device.startswith("cuda") else torch.cuda.max_memory_allocated() / 2**20
+    )
     dt = sum(times[1:])  # the first step is the warm-up
     tokens = sum(len(s["ids"]) for s in seqs) * (len(times) - 1)
     return {"tokens_per_s": tokens / dt, "peak_mb": peak - base}
@@ -214,8 +274,12 @@ def main() -> None:
     ap.add_argument("--model", default="tiny", help="tiny, a local path or a model id")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    ap.add_argument("--gradient-checkpointing", choices=["on", "off"], default="on",
-                    help="activation checkpointing on both sides (TRL's default is on)")
+    ap.add_argument(
+        "--gradient-checkpointing",
+        choices=["on", "off"],
+        default="on",
+        help="activation checkpointing on both sides (TRL's default is on)",
+    )
     ap.add_argument("--side", choices=["gymnpt", "trl"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.batch % args.group:
@@ -233,25 +297,32 @@ def main() -> None:
         return
     results: dict[str, list[dict[str, float]]] = {"gymnpt": [], "trl": []}
     for r in range(args.rounds):
-        for side in (("gymnpt", "trl") if r % 2 == 0 else ("trl", "gymnpt")):
+        for side in ("gymnpt", "trl") if r % 2 == 0 else ("trl", "gymnpt"):
             cmd = [sys.executable, __file__, "--side", side] + [
-                f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "side"]
+                f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "side"
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
             if not line:
                 sys.exit(f"{side} failed:\n{out.stderr[-3000:]}")
             res = json.loads(line[-1][7:])
             results[side].append(res)
-            print(f"round {r + 1} {side:>6}: {res['tokens_per_s']:10.0f} tokens/s  peak +{res['peak_mb']:8.1f} MiB")
+            print(
+                f"round {r + 1} {side:>6}: {res['tokens_per_s']:10.0f} tokens/s  peak +{res['peak_mb']:8.1f} MiB"
+            )
     best = {s: max(x["tokens_per_s"] for x in v) for s, v in results.items()}
     mem = {s: min(x["peak_mb"] for x in v) for s, v in results.items()}
-    print(f"\nmodel {args.model}, device {args.device}, batch {args.batch} x {args.seq} tokens, group {args.group}, "
-          f"gradient checkpointing {args.gradient_checkpointing}")
+    print(
+        f"\nmodel {args.model}, device {args.device}, batch {args.batch} x {args.seq} tokens, group {args.group}, "
+        f"gradient checkpointing {args.gradient_checkpointing}"
+    )
     print(f"{'':8} {'tokens/s':>12} {'peak MiB':>10}")
     for s in ("gymnpt", "trl"):
         print(f"{s:8} {best[s]:12.0f} {mem[s]:10.1f}")
     print(f"throughput ratio gymnpt/trl: {best['gymnpt'] / best['trl']:.2f}  (target >= 1.0)")
-    print(f"peak memory ratio gymnpt/trl: {mem['gymnpt'] / max(mem['trl'], 1e-9):.2f}  (target <= 1.0)")
+    print(
+        f"peak memory ratio gymnpt/trl: {mem['gymnpt'] / max(mem['trl'], 1e-9):.2f}  (target <= 1.0)"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,13 @@ def raw_generate(policy: Any, batch: int, sampling: SamplingParams, repeats: int
     for i in range(batch):
         env = make_env()
         obs, _ = env.reset(seed=i)
-        msgs = [{"role": "system", "content": env.unwrapped.instructions}, {"role": "user", "content": obs}]
-        reqs.append(Request(messages=msgs, prompt_token_ids=ct.prompt(msgs), params=sampling.with_(seed=i)))
+        msgs = [
+            {"role": "system", "content": env.unwrapped.instructions},
+            {"role": "user", "content": obs},
+        ]
+        reqs.append(
+            Request(messages=msgs, prompt_token_ids=ct.prompt(msgs), params=sampling.with_(seed=i))
+        )
     best = 0.0
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -55,9 +60,17 @@ def raw_generate(policy: Any, batch: int, sampling: SamplingParams, repeats: int
     return best
 
 
-def engine_run(policy: Any, batch: int, turns: int, sampling: SamplingParams, concurrent: int) -> tuple[float, int]:
-    engine = RolloutEngine(make_env, sampling=sampling, max_turns=turns, max_concurrent=concurrent,
-                           max_batch=max(concurrent, 1), registry=default_registry())
+def engine_run(
+    policy: Any, batch: int, turns: int, sampling: SamplingParams, concurrent: int
+) -> tuple[float, int]:
+    engine = RolloutEngine(
+        make_env,
+        sampling=sampling,
+        max_turns=turns,
+        max_concurrent=concurrent,
+        max_batch=max(concurrent, 1),
+        registry=default_registry(),
+    )
     specs = [EpisodeSpec(seed=i, policies=policy) for i in range(batch)]
     t0 = time.perf_counter()
     trajs = engine.run_episodes(specs)
@@ -78,7 +91,12 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=16, help="max_new_tokens per reply")
     ap.add_argument("--naive-episodes", type=int, default=8, help="episodes for the naive loop")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads for sampling (default: the policy's choice)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for sampling (default: the policy's choice)",
+    )
     ap.add_argument("--vllm", action="store_true", help="also run the engine with the vllm backend")
     args = ap.parse_args()
     ENV_ID = args.env  # noqa: PLW0603
@@ -88,21 +106,31 @@ def main() -> None:
     hf = HFPolicy("tiny", seed=0, num_threads=args.threads)
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.tokens, seed=0)
     raw = raw_generate(hf, args.batch, sampling, args.repeats)
-    eng = max(engine_run(hf, args.batch, args.turns, sampling, args.batch)[0] for _ in range(args.repeats))
+    eng = max(
+        engine_run(hf, args.batch, args.turns, sampling, args.batch)[0] for _ in range(args.repeats)
+    )
     naive, _ = engine_run(hf, args.naive_episodes, args.turns, sampling, 1)
-    rows = [(f"(a) raw generate, batch {args.batch}", raw), (f"(b) engine, {args.batch} episodes in flight", eng),
-            ("(c) naive, one episode at a time", naive)]
+    rows = [
+        (f"(a) raw generate, batch {args.batch}", raw),
+        (f"(b) engine, {args.batch} episodes in flight", eng),
+        ("(c) naive, one episode at a time", naive),
+    ]
     if args.vllm:
         from gymnpt.agents.vllm_backend import VLLMPolicy
 
         vl = VLLMPolicy("tiny", seed=0)
         try:
             vraw = raw_generate(vl, args.batch, sampling, args.repeats)
-            veng = max(engine_run(vl, args.batch, args.turns, sampling, args.batch)[0] for _ in range(args.repeats))
+            veng = max(
+                engine_run(vl, args.batch, args.turns, sampling, args.batch)[0]
+                for _ in range(args.repeats)
+            )
         finally:
             vl.close()
         rows += [("(a') raw generate, vllm", vraw), ("(b') engine, vllm", veng)]
-    print(f"tiny model, {args.env}, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:")
+    print(
+        f"tiny model, {args.env}, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:"
+    )
     for label, v in rows:
         print(f"  {label:<40} {v:10.1f}")
     print(f"  ratio (b)/(a) = {eng / raw:.2f}   (target >= 0.85)")

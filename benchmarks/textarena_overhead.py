@@ -101,10 +101,23 @@ def main() -> None:
             times["delta"].append(run_adapter(envs["delta"], plays))
         best = {k: min(v) for k, v in times.items()}
         extra = (best["delta"] - best["raw"]) / steps * 1e6
-        rows.append((ta_id, steps, best["raw"], best["full"] / best["raw"], best["delta"] / best["raw"], extra))
-    print(f"{'game':<24}{'steps':>7}{'raw us/step':>13}{'full/raw':>10}{'delta/raw':>11}{'+us/step':>10}")
+        rows.append(
+            (
+                ta_id,
+                steps,
+                best["raw"],
+                best["full"] / best["raw"],
+                best["delta"] / best["raw"],
+                extra,
+            )
+        )
+    print(
+        f"{'game':<24}{'steps':>7}{'raw us/step':>13}{'full/raw':>10}{'delta/raw':>11}{'+us/step':>10}"
+    )
     for ta_id, steps, raw, rf, rd, extra in rows:
-        print(f"{ta_id:<24}{steps:>7}{raw / steps * 1e6:>13.1f}{rf:>10.3f}{rd:>11.3f}{extra:>10.1f}")
+        print(
+            f"{ta_id:<24}{steps:>7}{raw / steps * 1e6:>13.1f}{rf:>10.3f}{rd:>11.3f}{extra:>10.1f}"
+        )
     full = statistics.geometric_mean([r[3] for r in rows])
     delta = statistics.geometric_mean([r[4] for r in rows])
     print(f"{'geometric mean':<44}{full:>10.3f}{delta:>11.3f}   (target <= 1.10)")

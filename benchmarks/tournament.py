@@ -30,7 +30,9 @@ from gymnpt.core.registry import default_registry
 from gymnpt.rollout.policy import Request
 
 
-def bare_loop(env_id: str, agents: list[str], games: int, seed: int) -> tuple[float, dict[str, list[str]]]:
+def bare_loop(
+    env_id: str, agents: list[str], games: int, seed: int
+) -> tuple[float, dict[str, list[str]]]:
     """Play every game sequentially with no engine. Returns (seconds, key -> outcomes)."""
     reg = default_registry()
     pols = {a: reg.make_agent(a, env_id) for a in agents}
@@ -44,19 +46,35 @@ def bare_loop(env_id: str, agents: list[str], games: int, seed: int) -> tuple[fl
         env.reset(seed=g.seed)
         while not env.done:
             seat = env.agent_selection
-            req = Request(messages=[{"role": "user", "content": env.observe(seat)}], seat=seat, env=env,
-                          env_id=env_id)
+            req = Request(
+                messages=[{"role": "user", "content": env.observe(seat)}],
+                seat=seat,
+                env=env,
+                env_id=env_id,
+            )
             env.step(pols[seating[seat]].act(req))
         out[g.key] = [env.outcome(s) for s in spec.seats]
     return time.perf_counter() - t0, out
 
 
-def tournament(env_id: str, agents: list[str], games: int, seed: int, backend: str,
-               **kw: Any) -> tuple[float, dict[str, list[str]]]:
+def tournament(
+    env_id: str, agents: list[str], games: int, seed: int, backend: str, **kw: Any
+) -> tuple[float, dict[str, list[str]]]:
     out_dir = Path(tempfile.mkdtemp(prefix="gymnpt-bench-"))
     try:
-        cfg = Config(env=env_id, agents=agents, games=games, seed=seed, out=str(out_dir), backend=backend,
-                     bootstrap=0, plot=False, progress=False, exploitability=False, **kw)
+        cfg = Config(
+            env=env_id,
+            agents=agents,
+            games=games,
+            seed=seed,
+            out=str(out_dir),
+            backend=backend,
+            bootstrap=0,
+            plot=False,
+            progress=False,
+            exploitability=False,
+            **kw,
+        )
         t0 = time.perf_counter()
         res = run_tournament(cfg)
         wall = time.perf_counter() - t0
@@ -76,15 +94,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3, help="best of N for each way")
     ap.add_argument("--no-ray", action="store_true")
-    ap.add_argument("--chunk-size", type=int, default=0, help="games per Ray task (0: split in two)")
+    ap.add_argument(
+        "--chunk-size", type=int, default=0, help="games per Ray task (0: split in two)"
+    )
     args = ap.parse_args()
     agents = args.agents.split(",")
-    n_games = len(schedule(agents, list(default_registry().env_spec(args.env).seats), args.games, args.seed))
+    n_games = len(
+        schedule(agents, list(default_registry().env_spec(args.env).seats), args.games, args.seed)
+    )
 
-    bare_t, bare_out = min((bare_loop(args.env, agents, args.games, args.seed) for _ in range(args.repeats)),
-                           key=lambda x: x[0])
-    tour_t, tour_out = min((tournament(args.env, agents, args.games, args.seed, "local")
-                            for _ in range(args.repeats)), key=lambda x: x[0])
+    bare_t, bare_out = min(
+        (bare_loop(args.env, agents, args.games, args.seed) for _ in range(args.repeats)),
+        key=lambda x: x[0],
+    )
+    tour_t, tour_out = min(
+        (tournament(args.env, agents, args.games, args.seed, "local") for _ in range(args.repeats)),
+        key=lambda x: x[0],
+    )
     assert tour_out == bare_out, "the tournament played different games than the bare loop"
     rows = [("bare loop", bare_t), ("tournament (local)", tour_t)]
 
@@ -97,8 +123,13 @@ def main() -> None:
         ray_start = time.perf_counter() - t0
         chunk = args.chunk_size or max(1, (n_games + 1) // 2)
         try:
-            ray_t, ray_out = min((tournament(args.env, agents, args.games, args.seed, "ray", chunk_size=chunk)
-                                  for _ in range(args.repeats)), key=lambda x: x[0])
+            ray_t, ray_out = min(
+                (
+                    tournament(args.env, agents, args.games, args.seed, "ray", chunk_size=chunk)
+                    for _ in range(args.repeats)
+                ),
+                key=lambda x: x[0],
+            )
         finally:
             ray.shutdown()
         assert ray_out == bare_out, "the Ray backend played different games than the bare loop"
@@ -108,7 +139,9 @@ def main() -> None:
     print(f"{'way':<34} {'seconds':>9} {'games/s':>9} {'vs bare':>8}")
     for name, t in rows:
         print(f"{name:<34} {t:9.3f} {n_games / t:9.1f} {t / bare_t:8.3f}")
-    print(f"overhead ratio (bare games/s / tournament games/s): {tour_t / bare_t:.3f} (target <= 1.15)")
+    print(
+        f"overhead ratio (bare games/s / tournament games/s): {tour_t / bare_t:.3f} (target <= 1.15)"
+    )
     if ray_start is not None:
         print(f"Ray cluster start-up (not in the times above): {ray_start:.1f}s")
 

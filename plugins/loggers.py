@@ -16,7 +16,12 @@ _writers: dict[str, Any] = {}
 
 
 def _enabled() -> bool:
-    return os.environ.get("GYMNPT_TENSORBOARD", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return os.environ.get("GYMNPT_TENSORBOARD", "1").strip().lower() not in {
+        "0",
+        "false",
+        "no",
+        "off",
+    }
 
 
 def _writer(run_dir: str) -> Any:
@@ -34,7 +39,9 @@ def gymnpt_run_start(run_dir: str, config: dict[str, Any]) -> None:
         return
     import json
 
-    _writer(run_dir).add_text("config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```", 0)
+    _writer(run_dir).add_text(
+        "config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```", 0
+    )
 
 
 @hookimpl

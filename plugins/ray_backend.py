@@ -130,7 +130,9 @@ class RayBackend:
         try:
             task = ray.remote(num_cpus=self.num_cpus_per_task, max_retries=1)(_play_chunk)
             keep = on_trajectory is not None
-            chunks = [list(games[i: i + self.chunk_size]) for i in range(0, len(games), self.chunk_size)]
+            chunks = [
+                list(games[i : i + self.chunk_size]) for i in range(0, len(games), self.chunk_size)
+            ]
             pending = [task.remote(chunk, settings, keep) for chunk in chunks]
             episodes = 0
             while pending:

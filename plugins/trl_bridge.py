@@ -36,7 +36,9 @@ __all__ = ["EnvRollout"]
 def _key(messages: Any) -> str:
     if isinstance(messages, str):
         return messages
-    return json.dumps([{"role": m["role"], "content": m["content"]} for m in messages], sort_keys=True)
+    return json.dumps(
+        [{"role": m["role"], "content": m["content"]} for m in messages], sort_keys=True
+    )
 
 
 class EnvRollout:
@@ -116,10 +118,16 @@ class EnvRollout:
     def _sampler(self, trainer: Any) -> Any:
         from gymnpt.agents.hf import HFPolicy
 
-        model = trainer.accelerator.unwrap_model(trainer.model) if hasattr(trainer, "accelerator") else trainer.model
+        model = (
+            trainer.accelerator.unwrap_model(trainer.model)
+            if hasattr(trainer, "accelerator")
+            else trainer.model
+        )
         tok = getattr(trainer, "processing_class", None) or trainer.tokenizer
         if self._policy is None or self._policy.model is not model:
-            self._policy = HFPolicy(model=model, tokenizer=tok, name="trl", seed=int(getattr(trainer.args, "seed", 0)))
+            self._policy = HFPolicy(
+                model=model, tokenizer=tok, name="trl", seed=int(getattr(trainer.args, "seed", 0))
+            )
         else:
             self._policy.version += 1
         return self._policy
@@ -131,11 +139,19 @@ class EnvRollout:
 
         args = trainer.args
         policy = self._sampler(trainer)
-        sampling = SamplingParams(temperature=float(getattr(args, "temperature", 1.0) or 1.0),
-                                  top_p=float(getattr(args, "top_p", 1.0) or 1.0),
-                                  max_new_tokens=self.max_new_tokens)
-        engine = RolloutEngine(self.env, self.env_kwargs, sampling=sampling, max_turns=self.max_turns,
-                               registry=self.registry, call_timeout=None)
+        sampling = SamplingParams(
+            temperature=float(getattr(args, "temperature", 1.0) or 1.0),
+            top_p=float(getattr(args, "top_p", 1.0) or 1.0),
+            max_new_tokens=self.max_new_tokens,
+        )
+        engine = RolloutEngine(
+            self.env,
+            self.env_kwargs,
+            sampling=sampling,
+            max_turns=self.max_turns,
+            registry=self.registry,
+            call_timeout=None,
+        )
         seats = list(self.spec.seats)
         pols: dict[str, Any] = {seats[0]: policy}
         if len(seats) > 1:
@@ -143,18 +159,29 @@ class EnvRollout:
 
             opp = build_policy(self.opponent, self.env, registry=self.registry)
             pols.update({s: opp for s in seats[1:]})
-        specs = [EpisodeSpec(seed=self.seed_of(p), policies=pols, record_seats=[seats[0]], group_id=f"trl:{i}")
-                 for i, p in enumerate(prompts)]
+        specs = [
+            EpisodeSpec(
+                seed=self.seed_of(p), policies=pols, record_seats=[seats[0]], group_id=f"trl:{i}"
+            )
+            for i, p in enumerate(prompts)
+        ]
         was_training = policy.model.training
         trajs = engine.run_episodes(specs)
         policy.model.train(was_training)
         self.last_trajectories = trajs
         cap = getattr(args, "max_completion_length", None)
-        out: dict[str, list[Any]] = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [],
-                                     "env_return": []}
+        out: dict[str, list[Any]] = {
+            "prompt_ids": [],
+            "completion_ids": [],
+            "logprobs": [],
+            "env_mask": [],
+            "env_return": [],
+        }
         for t in trajs:
             if not t.token_ids or 1 not in t.loss_mask:
-                raise RuntimeError(f"episode {t.episode_id} produced no model tokens ({t.outcome}: {t.reason})")
+                raise RuntimeError(
+                    f"episode {t.episode_id} produced no model tokens ({t.outcome}: {t.reason})"
+                )
             start = t.loss_mask.index(1)
             end = len(t.token_ids) if not cap else min(len(t.token_ids), start + int(cap))
             out["prompt_ids"].append(list(t.token_ids[:start]))
@@ -165,7 +192,9 @@ class EnvRollout:
         return out
 
     @staticmethod
-    def reward(completions: list[Any], env_return: list[float] | None = None, **kwargs: Any) -> list[float]:
+    def reward(
+        completions: list[Any], env_return: list[float] | None = None, **kwargs: Any
+    ) -> list[float]:
         """TRL reward function: the episode return that the rollout recorded."""
         if env_return is None:
             raise ValueError("env_return missing: use EnvRollout as the trainer's rollout_func")

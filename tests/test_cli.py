@@ -10,10 +10,18 @@ import sys
 import pytest
 
 
-def gymnpt(*args: str, input: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def gymnpt(
+    *args: str, input: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "gymnpt.cli.main", *args], capture_output=True, text=True,
-                          input=input, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "gymnpt.cli.main", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_envs_lists_the_six_games():
@@ -25,8 +33,14 @@ def test_envs_lists_the_six_games():
 
 
 def test_eval_minimax_beats_random(tmp_path):
-    out = gymnpt("eval", "env=connect_four", "agent=bot:minimax", "opponent=bot:random", "episodes=20",
-                 f"out={tmp_path}")
+    out = gymnpt(
+        "eval",
+        "env=connect_four",
+        "agent=bot:minimax",
+        "opponent=bot:random",
+        "episodes=20",
+        f"out={tmp_path}",
+    )
     assert out.returncode == 0, out.stderr
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["episodes"] == 20
@@ -61,8 +75,15 @@ def test_play_as_human_through_stdin():
 
 
 def test_rollout_with_bots_writes_trajectories(tmp_path):
-    out = gymnpt("rollout", "env=tictactoe", "policy=bot:minimax", "opponent=bot:random", "episodes=6",
-                 f"out={tmp_path}", "progress=false")
+    out = gymnpt(
+        "rollout",
+        "env=tictactoe",
+        "policy=bot:minimax",
+        "opponent=bot:random",
+        "episodes=6",
+        f"out={tmp_path}",
+        "progress=false",
+    )
     assert out.returncode == 0, out.stderr
     lines = (tmp_path / "trajectories.jsonl").read_text().splitlines()
     assert len(lines) == 6

@@ -16,7 +16,14 @@ _IDS = sorted(s.id for s in _REG.envs.values() if not s.unavailable and s.family
 
 
 def test_first_party_envs_are_registered():
-    assert {"snake", "tictactoe", "connect_four", "guess_the_number", "wordle", "kuhn_poker"} <= set(_IDS)
+    assert {
+        "snake",
+        "tictactoe",
+        "connect_four",
+        "guess_the_number",
+        "wordle",
+        "kuhn_poker",
+    } <= set(_IDS)
 
 
 def test_plugins_load_cleanly():

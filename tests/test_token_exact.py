@@ -45,7 +45,7 @@ class Relay(MultiAgentEnv):
         return text
 
     def _apply(self, moves):
-        (seat, text), = moves.items()
+        ((seat, text),) = moves.items()
         self.turns += 1
         if self.turns >= 6:
             self._finish({"a": Outcome.DRAW, "b": Outcome.DRAW})
@@ -55,8 +55,11 @@ class Relay(MultiAgentEnv):
 @pytest.fixture(scope="module")
 def rollouts():
     pol = RecordingHF("tiny", seed=0)
-    engine = RolloutEngine(Relay, sampling=SamplingParams(temperature=1.0, max_new_tokens=12, seed=3),
-                           registry=object())
+    engine = RolloutEngine(
+        Relay,
+        sampling=SamplingParams(temperature=1.0, max_new_tokens=12, seed=3),
+        registry=object(),
+    )
     trajs = engine.run([0, 1, 2], pol, group_size=2)  # self-play: both seats are the model
     trajs += RolloutEngine("tictactoe", sampling=SamplingParams(max_new_tokens=8)).run([0], pol)
     return pol, trajs
@@ -88,7 +91,11 @@ def test_each_prompt_is_a_prefix_of_the_record(rollouts):
             continue
         prompts = pol.prompts[(t.episode_id, t.role)]
         assert len(prompts) == t.num_turns
-        starts = [i for i in range(len(t.loss_mask)) if t.loss_mask[i] == 1 and (i == 0 or t.loss_mask[i - 1] == 0)]
+        starts = [
+            i
+            for i in range(len(t.loss_mask))
+            if t.loss_mask[i] == 1 and (i == 0 or t.loss_mask[i - 1] == 0)
+        ]
         for prompt, start in zip(prompts, starts):
             assert prompt == t.token_ids[:start]  # the model was conditioned on exactly these ids
 
@@ -140,8 +147,13 @@ class Scripted:
         out = []
         for r in requests:
             text = f"reply {len(r.messages)} ñ"
-            out.append(Completion(text=text, token_ids=self.ct.encode(text) + [self.ct.eos_id],
-                                  logprobs=[-1.0] * (len(self.ct.encode(text)) + 1)))
+            out.append(
+                Completion(
+                    text=text,
+                    token_ids=self.ct.encode(text) + [self.ct.eos_id],
+                    logprobs=[-1.0] * (len(self.ct.encode(text)) + 1),
+                )
+            )
         return out
 
 

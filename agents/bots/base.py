@@ -31,7 +31,11 @@ def game_of(request: Request, expected: type | tuple[type, ...] | None = None) -
         )
     game = getattr(env, "unwrapped", env)
     if expected is not None and not isinstance(game, expected):
-        names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+        names = (
+            expected.__name__
+            if isinstance(expected, type)
+            else "/".join(t.__name__ for t in expected)
+        )
         raise ValueError(f"this bot plays {names}, not {type(game).__name__}")
     return game
 
@@ -47,7 +51,9 @@ class GameBot(BasePolicy):
 
     name = "bot"
 
-    def __init__(self, env_id: str | None = None, seed: int = 0, name: str | None = None, **_: Any) -> None:
+    def __init__(
+        self, env_id: str | None = None, seed: int = 0, name: str | None = None, **_: Any
+    ) -> None:
         self.env_id = env_id
         self.seed = int(seed)
         if name is not None:

@@ -18,7 +18,9 @@ class RandomBot(GameBot):
 
     def act(self, request: Request) -> str:
         game = game_of(request)
-        legal_fn = getattr(request.env, "legal_actions", None) or getattr(game, "legal_actions", None)
+        legal_fn = getattr(request.env, "legal_actions", None) or getattr(
+            game, "legal_actions", None
+        )
         legal = legal_fn(request.seat) if callable(legal_fn) else None
         if not legal:
             raise ValueError(

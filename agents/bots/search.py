@@ -39,7 +39,9 @@ class SearchGame(Protocol):
         ...
 
 
-def negamax(game: SearchGame, state: Any, depth: int, alpha: float, beta: float, ply: int = 0) -> float:
+def negamax(
+    game: SearchGame, state: Any, depth: int, alpha: float, beta: float, ply: int = 0
+) -> float:
     """The negamax value of ``state`` searched ``depth`` plies deep (fail-soft alpha-beta)."""
     done = game.terminal(state, ply)
     if done is not None:
@@ -62,7 +64,9 @@ _CACHE: OrderedDict[Hashable, list[tuple[Any, float]]] = OrderedDict()
 _CACHE_SIZE = 50_000
 
 
-def root_values(game: SearchGame, state: Hashable, depth: int, eps: float = 1e-6) -> list[tuple[Any, float]]:
+def root_values(
+    game: SearchGame, state: Hashable, depth: int, eps: float = 1e-6
+) -> list[tuple[Any, float]]:
     """Each root move with its value, exact for the moves within ``eps`` of the best.
 
     Moves that are clearly worse get an upper bound instead of their value (which is all that
@@ -85,7 +89,9 @@ def root_values(game: SearchGame, state: Hashable, depth: int, eps: float = 1e-6
     return out
 
 
-def choose(game: SearchGame, state: Hashable, depth: int, rng: random.Random, eps: float = 1e-6) -> Any:
+def choose(
+    game: SearchGame, state: Hashable, depth: int, rng: random.Random, eps: float = 1e-6
+) -> Any:
     """A best move at ``depth``; ties are broken by ``rng``."""
     values = root_values(game, state, depth, eps)
     if not values:

@@ -23,7 +23,9 @@ __all__ = ["GreedySnakeBot", "make_greedy", "explore"]
 _STEPS = tuple(DIRECTIONS.values())
 
 
-def explore(board: SnakeBoard, start: tuple[int, int], blocked: set[tuple[int, int]]) -> tuple[int, int | None]:
+def explore(
+    board: SnakeBoard, start: tuple[int, int], blocked: set[tuple[int, int]]
+) -> tuple[int, int | None]:
     """BFS from ``start`` over cells not in ``blocked``: (cells reachable, steps to the nearest apple)."""
     size = board.size
     apples = set(board.apples)
@@ -79,7 +81,7 @@ class GreedySnakeBot(GameBot):
             if eats:
                 nearest = 0
             roomy = room >= len(me.body) + (1 if eats else 0)
-            key = (nh not in danger, roomy, -nearest if nearest is not None else -10**6, room)
+            key = (nh not in danger, roomy, -nearest if nearest is not None else -(10**6), room)
             scored.append((key, move))
         if not scored:  # every move dies; any legal one will do
             return legal[self.rng_for(request, game).randrange(len(legal))]

@@ -32,7 +32,9 @@ class WordleSolver(GameBot):
 
     name = "bot:solver"
 
-    def __init__(self, env_id: str | None = None, opener: str | None = "slate", **kwargs: Any) -> None:
+    def __init__(
+        self, env_id: str | None = None, opener: str | None = "slate", **kwargs: Any
+    ) -> None:
         super().__init__(env_id=env_id, **kwargs)
         self.opener = opener.lower() if opener else None
 

@@ -46,40 +46,100 @@ def gymnpt_register_envs(registry: Any) -> None:
     """Register the first-party games."""
     reg = registry.register_env
     snake_bots = ("bot:greedy", "bot:random")
-    reg(id="snake", entry_point=_P + "snake:SnakeEnv", family="games", seats=("player",),
+    reg(
+        id="snake",
+        entry_point=_P + "snake:SnakeEnv",
+        family="games",
+        seats=("player",),
         kwargs={"size": 10, "apples": 1, "goal": 10, "max_turns": 200},
         description="Snake on a 10x10 board: eat 10 apples without hitting a wall or yourself",
-        bots=snake_bots)
-    reg(id="snake-8x8", entry_point=_P + "snake:SnakeEnv", family="games", seats=("player",),
+        bots=snake_bots,
+    )
+    reg(
+        id="snake-8x8",
+        entry_point=_P + "snake:SnakeEnv",
+        family="games",
+        seats=("player",),
         kwargs={"size": 8, "apples": 1, "goal": 10, "max_turns": 150},
-        description="Snake on an 8x8 board", bots=snake_bots)
-    reg(id="snake-multi", entry_point=_P + "snake:SnakeMultiEnv", family="games",
-        seats=("snake_0", "snake_1"), kwargs={"snakes": 2, "size": 10, "apples": 3, "max_turns": 100},
+        description="Snake on an 8x8 board",
+        bots=snake_bots,
+    )
+    reg(
+        id="snake-multi",
+        entry_point=_P + "snake:SnakeMultiEnv",
+        family="games",
+        seats=("snake_0", "snake_1"),
+        kwargs={"snakes": 2, "size": 10, "apples": 3, "max_turns": 100},
         description="Two snakes moving simultaneously on a 10x10 board; last snake standing wins",
-        bots=snake_bots)
-    reg(id="snake-multi-4", entry_point=_P + "snake:SnakeMultiEnv", family="games",
+        bots=snake_bots,
+    )
+    reg(
+        id="snake-multi-4",
+        entry_point=_P + "snake:SnakeMultiEnv",
+        family="games",
         seats=tuple(f"snake_{i}" for i in range(4)),
         kwargs={"snakes": 4, "size": 14, "apples": 5, "max_turns": 150},
-        description="Four snakes moving simultaneously on a 14x14 board", bots=snake_bots)
-    reg(id="tictactoe", entry_point=_P + "tictactoe:TicTacToeEnv", family="games", seats=("x", "o"),
-        description="Tic-tac-toe; moves like b2", bots=("bot:minimax", "bot:random"))
-    reg(id="connect_four", entry_point=_P + "connect_four:ConnectFourEnv", family="games",
-        seats=("red", "yellow"), description="Connect Four on a 7x6 grid; moves are columns 1-7",
-        bots=("bot:minimax", "bot:random"))
-    reg(id="guess_the_number", entry_point=_P + "guess_the_number:GuessTheNumberEnv", family="games",
-        seats=("player",), kwargs={"low": 1, "high": 100, "max_guesses": 7},
+        description="Four snakes moving simultaneously on a 14x14 board",
+        bots=snake_bots,
+    )
+    reg(
+        id="tictactoe",
+        entry_point=_P + "tictactoe:TicTacToeEnv",
+        family="games",
+        seats=("x", "o"),
+        description="Tic-tac-toe; moves like b2",
+        bots=("bot:minimax", "bot:random"),
+    )
+    reg(
+        id="connect_four",
+        entry_point=_P + "connect_four:ConnectFourEnv",
+        family="games",
+        seats=("red", "yellow"),
+        description="Connect Four on a 7x6 grid; moves are columns 1-7",
+        bots=("bot:minimax", "bot:random"),
+    )
+    reg(
+        id="guess_the_number",
+        entry_point=_P + "guess_the_number:GuessTheNumberEnv",
+        family="games",
+        seats=("player",),
+        kwargs={"low": 1, "high": 100, "max_guesses": 7},
         description="Find a number from 1 to 100 in 7 guesses with higher/lower hints",
-        bots=("bot:binary", "bot:random"))
-    reg(id="guess_the_number-1000", entry_point=_P + "guess_the_number:GuessTheNumberEnv",
-        family="games", seats=("player",), kwargs={"low": 1, "high": 1000, "max_guesses": 10},
-        description="Find a number from 1 to 1000 in 10 guesses", bots=("bot:binary", "bot:random"))
-    reg(id="wordle", entry_point=_P + "wordle:WordleEnv", family="games", seats=("player",),
-        kwargs={"max_guesses": 6}, description="Wordle: find a five-letter word in six guesses",
-        bots=("bot:solver", "bot:random"))
-    reg(id="kuhn_poker", entry_point=_P + "kuhn_poker:KuhnPokerEnv", family="games",
-        seats=("p0", "p1"), kwargs={"hands": 1},
+        bots=("bot:binary", "bot:random"),
+    )
+    reg(
+        id="guess_the_number-1000",
+        entry_point=_P + "guess_the_number:GuessTheNumberEnv",
+        family="games",
+        seats=("player",),
+        kwargs={"low": 1, "high": 1000, "max_guesses": 10},
+        description="Find a number from 1 to 1000 in 10 guesses",
+        bots=("bot:binary", "bot:random"),
+    )
+    reg(
+        id="wordle",
+        entry_point=_P + "wordle:WordleEnv",
+        family="games",
+        seats=("player",),
+        kwargs={"max_guesses": 6},
+        description="Wordle: find a five-letter word in six guesses",
+        bots=("bot:solver", "bot:random"),
+    )
+    reg(
+        id="kuhn_poker",
+        entry_point=_P + "kuhn_poker:KuhnPokerEnv",
+        family="games",
+        seats=("p0", "p1"),
+        kwargs={"hands": 1},
         description="One hand of Kuhn poker (J/Q/K, private cards, check/bet/call/fold)",
-        bots=("bot:nash", "bot:random"))
-    reg(id="kuhn_poker-10", entry_point=_P + "kuhn_poker:KuhnPokerEnv", family="games",
-        seats=("p0", "p1"), kwargs={"hands": 10}, description="A 10-hand Kuhn poker match",
-        bots=("bot:nash", "bot:random"))
+        bots=("bot:nash", "bot:random"),
+    )
+    reg(
+        id="kuhn_poker-10",
+        entry_point=_P + "kuhn_poker:KuhnPokerEnv",
+        family="games",
+        seats=("p0", "p1"),
+        kwargs={"hands": 10},
+        description="A 10-hand Kuhn poker match",
+        bots=("bot:nash", "bot:random"),
+    )

@@ -110,7 +110,11 @@ class ConnectFourEnv(MultiAgentEnv):
             if self.winner is None:
                 result = "The game is a draw."
             else:
-                result = "You won." if self.winner == seat else f"{self.winner.capitalize()} won; you lost."
+                result = (
+                    "You won."
+                    if self.winner == seat
+                    else f"{self.winner.capitalize()} won; you lost."
+                )
             return f"{board}\nGame over. {result}"
         me = f"You are {seat} ({_SYMBOL[seat]})"
         if seat != self.to_move:

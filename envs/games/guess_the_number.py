@@ -54,7 +54,9 @@ class GuessTheNumberEnv(TextEnv):
     ``reset(options={"secret": 37})`` fixes the secret.
     """
 
-    def __init__(self, low: int = 1, high: int = 100, max_guesses: int = 7, render_mode: str | None = None) -> None:
+    def __init__(
+        self, low: int = 1, high: int = 100, max_guesses: int = 7, render_mode: str | None = None
+    ) -> None:
         super().__init__(render_mode=render_mode)
         if not isinstance(low, int) or not isinstance(high, int) or low >= high:
             raise ValueError(f"need integers low < high, got low={low!r}, high={high!r}")
@@ -79,7 +81,9 @@ class GuessTheNumberEnv(TextEnv):
         if secret is None:
             secret = int(rng.integers(self.low, self.high + 1))
         elif not isinstance(secret, int) or not self.low <= secret <= self.high:
-            raise ValueError(f"secret must be an integer in [{self.low}, {self.high}], got {secret!r}")
+            raise ValueError(
+                f"secret must be an integer in [{self.low}, {self.high}], got {secret!r}"
+            )
         self.secret = secret
         self.guesses: list[tuple[int, str]] = []
         #: The range still consistent with the hints so far.
@@ -121,7 +125,9 @@ class GuessTheNumberEnv(TextEnv):
         if guess == self.secret:
             self.guesses.append((guess, "correct"))
             reward = (self.guesses_left + 1) / self.max_guesses
-            self._finish({"player": Outcome.SUCCESS}, reason=f"found in {len(self.guesses)} guesses")
+            self._finish(
+                {"player": Outcome.SUCCESS}, reason=f"found in {len(self.guesses)} guesses"
+            )
             return {"player": reward}
         hint = "higher" if self.secret > guess else "lower"
         self.guesses.append((guess, hint))
@@ -142,4 +148,6 @@ class GuessTheNumberEnv(TextEnv):
         return [str(n) for n in range(self.low, self.high + 1)]
 
     def render_text(self) -> str:
-        return f"secret={self.secret} consistent range=[{self.lo}, {self.hi}] guesses={self.guesses}"
+        return (
+            f"secret={self.secret} consistent range=[{self.lo}, {self.hi}] guesses={self.guesses}"
+        )

@@ -87,7 +87,11 @@ class KuhnPokerEnv(MultiAgentEnv):
 
     @property
     def instructions(self) -> str:  # type: ignore[override]
-        match = f" The match has {self.hands} hands; the chip total decides it." if self.hands > 1 else ""
+        match = (
+            f" The match has {self.hands} hands; the chip total decides it."
+            if self.hands > 1
+            else ""
+        )
         return (
             "You play Kuhn poker. The deck has three cards: Jack < Queen < King. Each hand both "
             "players ante 1 chip and get one private card. Player p0 acts first: check or bet 1 "
@@ -191,7 +195,10 @@ class KuhnPokerEnv(MultiAgentEnv):
             if a == b:
                 out = {"p0": Outcome.DRAW, "p1": Outcome.DRAW}
             else:
-                out = {"p0": Outcome.WIN if a > b else Outcome.LOSS, "p1": Outcome.WIN if b > a else Outcome.LOSS}
+                out = {
+                    "p0": Outcome.WIN if a > b else Outcome.LOSS,
+                    "p1": Outcome.WIN if b > a else Outcome.LOSS,
+                }
             self._finish(out, reason=f"{self.hands} hand(s) played")
         else:
             self._deal()

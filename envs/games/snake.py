@@ -38,15 +38,29 @@ from ._parsing import brief, focus, last_match, require_text
 __all__ = ["SnakeBoard", "SnakeEnv", "SnakeMultiEnv", "parse_direction", "DIRECTIONS"]
 
 #: Direction name -> (row delta, column delta). Row 0 is the top of the board.
-DIRECTIONS: dict[str, tuple[int, int]] = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+DIRECTIONS: dict[str, tuple[int, int]] = {
+    "up": (-1, 0),
+    "down": (1, 0),
+    "left": (0, -1),
+    "right": (0, 1),
+}
 OPPOSITE = {"up": "down", "down": "up", "left": "right", "right": "left"}
 _ORDER = ("up", "down", "left", "right")
 _FORWARD = {h: tuple(d for d in _ORDER if d != OPPOSITE[h]) for h in _ORDER}
 
 _WORDS = {
-    "up": "up", "down": "down", "left": "left", "right": "right",
-    "north": "up", "south": "down", "west": "left", "east": "right",
-    "↑": "up", "↓": "down", "←": "left", "→": "right",
+    "up": "up",
+    "down": "down",
+    "left": "left",
+    "right": "right",
+    "north": "up",
+    "south": "down",
+    "west": "left",
+    "east": "right",
+    "↑": "up",
+    "↓": "down",
+    "←": "left",
+    "→": "right",
 }
 # "d" is both "down" (U/D/L/R) and "right" (W/A/S/D); it is read as "down" (see parse_direction).
 _LETTERS = {"u": "up", "d": "down", "l": "left", "r": "right", "w": "up", "a": "left", "s": "down"}
@@ -133,7 +147,9 @@ def _neighbourhoods(size: int) -> dict[tuple[int, int], frozenset[tuple[int, int
     """Cell -> the cells within 2 steps (1 on boards under 8x8), for keeping spawns apart."""
     reach = 2 if size >= 8 else 1
     span = range(-reach, reach + 1)
-    return {(r, c): frozenset((r + dr, c + dc) for dr in span for dc in span) for r, c in _cells(size)}
+    return {
+        (r, c): frozenset((r + dr, c + dc) for dr in span for dc in span) for r, c in _cells(size)
+    }
 
 
 @lru_cache(maxsize=128)
@@ -158,7 +174,9 @@ class SnakeBoard:
         rng: the env's Python random generator (spawns and apples), ``env.py_rng``.
     """
 
-    def __init__(self, size: int, n_snakes: int, n_apples: int, length: int, rng: random.Random) -> None:
+    def __init__(
+        self, size: int, n_snakes: int, n_apples: int, length: int, rng: random.Random
+    ) -> None:
         self.size = size
         self.rng = rng
         self.n_apples = n_apples
@@ -194,7 +212,9 @@ class SnakeBoard:
             if not pool:
                 pool = [p for group in (interior, edge) for p in group if free(p[0])]
         if not pool:
-            raise ValueError(f"a {self.size}x{self.size} board has no room for another snake of length {length}")
+            raise ValueError(
+                f"a {self.size}x{self.size} board has no room for another snake of length {length}"
+            )
         _, body, heading = pool[self.rng.randrange(len(pool))]
         return list(body), heading
 
@@ -303,9 +323,13 @@ def _check_common(size: int, apples: int, length: int, max_turns: int | None) ->
     if not isinstance(size, int) or size < 4 or size > 50:
         raise ValueError(f"size must be an integer from 4 to 50, got {size!r}")
     if not isinstance(apples, int) or apples < 1 or apples > size * size // 4:
-        raise ValueError(f"apples must be from 1 to {size * size // 4} on a {size}x{size} board, got {apples!r}")
+        raise ValueError(
+            f"apples must be from 1 to {size * size // 4} on a {size}x{size} board, got {apples!r}"
+        )
     if not isinstance(length, int) or length < 1 or length > size - 1:
-        raise ValueError(f"length must be from 1 to {size - 1} on a {size}x{size} board, got {length!r}")
+        raise ValueError(
+            f"length must be from 1 to {size - 1} on a {size}x{size} board, got {length!r}"
+        )
     if max_turns is not None and (not isinstance(max_turns, int) or max_turns < 1):
         raise ValueError(f"max_turns must be a positive integer or None, got {max_turns!r}")
 
@@ -381,7 +405,9 @@ class SnakeEnv(TextEnv):
     def _parse(self, seat: str, text: str) -> str:
         move = parse_direction(text)
         if move not in self.snake.legal_moves():
-            raise InvalidAction(f"'{move}' turns back onto your body; legal moves: {', '.join(self.snake.legal_moves())}.")
+            raise InvalidAction(
+                f"'{move}' turns back onto your body; legal moves: {', '.join(self.snake.legal_moves())}."
+            )
         return move
 
     def _apply(self, moves: dict[str, Any]) -> dict[str, float]:
@@ -435,7 +461,9 @@ class SnakeMultiEnv(MultiAgentEnv):
             raise ValueError(f"snakes must be from 2 to 10, got {snakes!r}")
         _check_common(size, apples, length, max_turns)
         if snakes * (length + 4) > size * size // 2:
-            raise ValueError(f"a {size}x{size} board is too small for {snakes} snakes of length {length}")
+            raise ValueError(
+                f"a {size}x{size} board is too small for {snakes} snakes of length {length}"
+            )
         # Seats depend on the number of snakes; the instance attribute shadows the class default.
         self.seats = tuple(f"snake_{i}" for i in range(snakes))  # type: ignore[misc,assignment]
         super().__init__(render_mode=render_mode)
@@ -491,7 +519,8 @@ class SnakeMultiEnv(MultiAgentEnv):
         """Render the parts of the observation that all seats share, once per round."""
         self._grid_cache = (self.board.round, self.board.grid(self._symbols))
         self._scores_cache = ", ".join(
-            f"snake {i}: {s.score}" + ("" if s.alive else " (dead)") for i, s in enumerate(self.board.snakes)
+            f"snake {i}: {s.score}" + ("" if s.alive else " (dead)")
+            for i, s in enumerate(self.board.snakes)
         )
 
     def _observe(self, seat: str) -> str:
@@ -509,7 +538,9 @@ class SnakeMultiEnv(MultiAgentEnv):
         snake = self.snake_of(seat)
         move = parse_direction(text)
         if move not in snake.legal_moves():
-            raise InvalidAction(f"'{move}' turns back onto your body; legal moves: {', '.join(snake.legal_moves())}.")
+            raise InvalidAction(
+                f"'{move}' turns back onto your body; legal moves: {', '.join(snake.legal_moves())}."
+            )
         return move
 
     def _apply(self, moves: dict[str, Any]) -> dict[str, float]:
@@ -521,7 +552,9 @@ class SnakeMultiEnv(MultiAgentEnv):
         self._live = [self.seats[i] for i in alive]
         capped = self.round_limit is not None and self.board.round >= self.round_limit
         if len(alive) <= 1 or capped:
-            self._decide(rewards, "round limit" if capped and len(alive) > 1 else "one snake or none left")
+            self._decide(
+                rewards, "round limit" if capped and len(alive) > 1 else "one snake or none left"
+            )
         return rewards
 
     def _decide(self, rewards: dict[str, float], reason: str) -> None:

@@ -25,9 +25,14 @@ __all__ = ["TicTacToeEnv", "LINES", "winner_of", "cell_name", "parse_cell"]
 
 #: The eight winning lines as cell indices (index = row * 3 + column).
 LINES: tuple[tuple[int, int, int], ...] = (
-    (0, 1, 2), (3, 4, 5), (6, 7, 8),
-    (0, 3, 6), (1, 4, 7), (2, 5, 8),
-    (0, 4, 8), (2, 4, 6),
+    (0, 1, 2),
+    (3, 4, 5),
+    (6, 7, 8),
+    (0, 3, 6),
+    (1, 4, 7),
+    (2, 5, 8),
+    (0, 4, 8),
+    (2, 4, 6),
 )
 _LINES_THROUGH = [tuple(line for line in LINES if i in line) for i in range(9)]
 _NAMES = [f"{'abc'[i % 3]}{i // 3 + 1}" for i in range(9)]
@@ -97,8 +102,14 @@ class TicTacToeEnv(MultiAgentEnv):
             self.cells = ["."] * 9
         else:
             text = str(board).lower()
-            if len(text) != 9 or set(text) - set("xo.") or not 0 <= text.count("x") - text.count("o") <= 1:
-                raise ValueError(f"board must be 9 characters of x, o and '.', with x moving first; got {board!r}")
+            if (
+                len(text) != 9
+                or set(text) - set("xo.")
+                or not 0 <= text.count("x") - text.count("o") <= 1
+            ):
+                raise ValueError(
+                    f"board must be 9 characters of x, o and '.', with x moving first; got {board!r}"
+                )
             if winner_of(text):
                 raise ValueError(f"board {board!r} is already won")
             self.cells = list(text)
@@ -127,7 +138,9 @@ class TicTacToeEnv(MultiAgentEnv):
             if self.winner is None:
                 result = "The game is a draw."
             else:
-                result = "You won." if self.winner == seat else f"{self.winner.upper()} won; you lost."
+                result = (
+                    "You won." if self.winner == seat else f"{self.winner.upper()} won; you lost."
+                )
             return f"{board}\nGame over. {result}"
         if seat != self.to_move:
             return f"You are {seat.upper()}.\n{board}\nWaiting for {self.to_move.upper()} to move."
@@ -137,7 +150,9 @@ class TicTacToeEnv(MultiAgentEnv):
     def _parse(self, seat: str, text: str) -> int:
         cell = parse_cell(text)
         if self.cells[cell] != ".":
-            raise InvalidAction(f"cell {_NAMES[cell]} is taken by {self.cells[cell].upper()}; pick an empty cell.")
+            raise InvalidAction(
+                f"cell {_NAMES[cell]} is taken by {self.cells[cell].upper()}; pick an empty cell."
+            )
         return cell
 
     def _apply(self, moves: dict[str, Any]) -> dict[str, float]:
@@ -151,7 +166,9 @@ class TicTacToeEnv(MultiAgentEnv):
         for a, b, c in _LINES_THROUGH[cell]:
             if cells[a] == cells[b] == cells[c]:
                 self.winner = seat
-                self._finish({seat: Outcome.WIN, other: Outcome.LOSS}, reason=f"{seat} made three in a row")
+                self._finish(
+                    {seat: Outcome.WIN, other: Outcome.LOSS}, reason=f"{seat} made three in a row"
+                )
                 return {seat: 1.0, other: -1.0}
         if "." not in cells:
             self._finish({"x": Outcome.DRAW, "o": Outcome.DRAW}, reason="board full")

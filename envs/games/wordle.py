@@ -171,7 +171,9 @@ class WordleEnv(TextEnv):
         marks = score_guess(guess, self.answer)
         self.history.append((guess, marks))
         if marks == "GGGGG":
-            self._finish({"player": Outcome.SUCCESS}, reason=f"solved in {len(self.history)} guesses")
+            self._finish(
+                {"player": Outcome.SUCCESS}, reason=f"solved in {len(self.history)} guesses"
+            )
             return {"player": 1.0}
         if self.guesses_left <= 0:
             self._finish({"player": Outcome.FAILURE}, reason="out of guesses")

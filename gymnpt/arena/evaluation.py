@@ -107,15 +107,31 @@ def evaluate(
     ``swap_seats`` each seed is played once per seat of the agent, and the episode count is
     rounded up to a multiple of the number of seats.
     """
-    engine = RolloutEngine(env_id, env_kwargs, sampling=sampling, max_turns=max_turns,
-                           max_concurrent=max_concurrent, writer=writer, progress=progress, registry=registry)
+    engine = RolloutEngine(
+        env_id,
+        env_kwargs,
+        sampling=sampling,
+        max_turns=max_turns,
+        max_concurrent=max_concurrent,
+        writer=writer,
+        progress=progress,
+        registry=registry,
+    )
     seats = list(engine.registry.env_spec(env_id).seats) if isinstance(env_id, str) else ["player"]
     specs: list[EpisodeSpec] = []
     if len(seats) == 1 or opponent is None:
         for i in range(episodes):
-            pols: dict[str, Policy] = {s: agent for s in seats} if opponent is None else {seats[0]: agent}
-            specs.append(EpisodeSpec(seed=seed + i, policies=pols, record_seats=seats if opponent is None else [seats[0]],
-                                     group_id=f"eval:{seed + i}"))
+            pols: dict[str, Policy] = (
+                {s: agent for s in seats} if opponent is None else {seats[0]: agent}
+            )
+            specs.append(
+                EpisodeSpec(
+                    seed=seed + i,
+                    policies=pols,
+                    record_seats=seats if opponent is None else [seats[0]],
+                    group_id=f"eval:{seed + i}",
+                )
+            )
     else:
         agent_seats = seats if swap_seats else seats[:1]
         n_seeds = math.ceil(episodes / len(agent_seats))
@@ -129,8 +145,15 @@ def evaluate(
                         pols[s] = opponent[s]
                     else:
                         pols[s] = opponent
-                specs.append(EpisodeSpec(seed=seed + i, policies=pols, record_seats=[a_seat],
-                                         group_id=f"eval:{seed + i}", tags={"agent_seat": a_seat}))
+                specs.append(
+                    EpisodeSpec(
+                        seed=seed + i,
+                        policies=pols,
+                        record_seats=[a_seat],
+                        group_id=f"eval:{seed + i}",
+                        tags={"agent_seat": a_seat},
+                    )
+                )
     trajs = engine.run_episodes(specs)
     outcomes: dict[str, int] = {}
     per_seat: dict[str, dict[str, Any]] = {}
@@ -146,8 +169,11 @@ def evaluate(
     turns = sum(t.num_turns for t in trajs)
     opp_label = opponent_name
     if opp_label is None and opponent is not None:
-        opp_label = ",".join(sorted({getattr(p, "name", "?") for p in opponent.values()})) if isinstance(opponent, dict) \
+        opp_label = (
+            ",".join(sorted({getattr(p, "name", "?") for p in opponent.values()}))
+            if isinstance(opponent, dict)
             else getattr(opponent, "name", "?")
+        )
     return EvalResult(
         env_id=env_id,
         agent=str(agent_name or getattr(agent, "name", "agent")),
@@ -163,7 +189,9 @@ def evaluate(
     )
 
 
-def print_results(results: Sequence[EvalResult], title: str = "evaluation", console: Any = None) -> None:
+def print_results(
+    results: Sequence[EvalResult], title: str = "evaluation", console: Any = None
+) -> None:
     """Print eval results as one Rich table."""
     from rich.console import Console
     from rich.table import Table

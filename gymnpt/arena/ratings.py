@@ -126,7 +126,9 @@ def _pair_matrices(games: Sequence[GameResult], names: list[str]) -> tuple[np.nd
     return wins, count
 
 
-def _bt_strengths(wins: np.ndarray, count: np.ndarray, prior: float, iters: int = 100) -> np.ndarray:
+def _bt_strengths(
+    wins: np.ndarray, count: np.ndarray, prior: float, iters: int = 100
+) -> np.ndarray:
     """Penalized Bradley-Terry MLE by Newton's method (the objective is strictly concave)."""
     n = wins.shape[0]
     r = np.zeros(n)
@@ -219,7 +221,8 @@ def bootstrap_ci(
             samples[a].append(out[a])
     lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     return {
-        a: (float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q))) for a, v in samples.items()
+        a: (float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q)))
+        for a, v in samples.items()
     }
 
 
@@ -244,7 +247,9 @@ def openskill_ratings(
 
     models = {cls.__name__: cls for cls in osm.MODELS}
     if model not in models:
-        raise ValueError(f"unknown openskill model {model!r}; choose from {', '.join(sorted(models))}")
+        raise ValueError(
+            f"unknown openskill model {model!r}; choose from {', '.join(sorted(models))}"
+        )
     m = models[model]()
     names = _players(games, players)
     r = {n: m.rating(name=n) for n in names}
@@ -271,7 +276,11 @@ def crosstable(
     games = list(games)
     names = _players(games, players)
     table = {
-        a: {b: {"wins": 0, "draws": 0, "losses": 0, "games": 0, "points": 0.0} for b in names if b != a}
+        a: {
+            b: {"wins": 0, "draws": 0, "losses": 0, "games": 0, "points": 0.0}
+            for b in names
+            if b != a
+        }
         for a in names
     }
     for g in games:

@@ -57,56 +57,74 @@ _SCORES = {"win": 1.0, "loss": 0.0, "draw": 0.5, "aborted": 0.5}
 class Config:
     """Settings of ``gymnpt tournament``."""
 
-    env: str = field_help("env id of a two-seat game, e.g. tictactoe or connect_four", default="tictactoe")
+    env: str = field_help(
+        "env id of a two-seat game, e.g. tictactoe or connect_four", default="tictactoe"
+    )
     agents: list[str] = field_help(
         "agents to rate, e.g. [bot:random,bot:minimax-3,ckpt:runs/a,hf:tiny,openai:http://host/v1]",
         default_factory=list,
     )
-    games: int = field_help("games per pairing (even: each seed is played once per seating)", default=20)
+    games: int = field_help(
+        "games per pairing (even: each seed is played once per seating)", default=20
+    )
     seed: int = field_help("first seed; pairing seeds are seed, seed+1, ...", default=0)
-    name: str = field_help("tournament name; the output folder is runs/tournaments/<name>", default="")
+    name: str = field_help(
+        "tournament name; the output folder is runs/tournaments/<name>", default=""
+    )
     out: str = field_help("output folder (overrides name)", default="")
     backend: str = field_help("where games run: local (one process) or ray", default="local")
     concurrency: int = field_help("games in flight at once per process", default=64)
     chunk_size: int = field_help("games per Ray task (backend=ray)", default=16)
     ray_address: str = field_help("Ray cluster to attach to ('' starts a local one)", default="")
     ray_num_cpus: int = field_help("CPUs of a locally started Ray cluster (0 = all)", default=2)
-    max_turns: int = field_help("cap on replies per game (0 = none); a capped game counts as a draw",
-                                default=0)
+    max_turns: int = field_help(
+        "cap on replies per game (0 = none); a capped game counts as a draw", default=0
+    )
     env_kwargs: dict[str, Any] = field_help("keyword arguments for the env", default_factory=dict)
     model: str = field_help("model for agents named hf / vllm / openai without one", default="")
     base_url: str = field_help("endpoint for openai agents named without a URL", default="")
     api_key: str = field_help("API key for openai agents (or set OPENAI_API_KEY)", default="")
-    temperature: float = field_help("sampling temperature of model agents (0 = greedy)", default=1.0)
+    temperature: float = field_help(
+        "sampling temperature of model agents (0 = greedy)", default=1.0
+    )
     top_p: float = field_help("nucleus sampling mass of model agents", default=1.0)
     max_new_tokens: int = field_help("longest reply of model agents in tokens", default=64)
     call_timeout: float = field_help("seconds allowed per batched model call", default=300.0)
-    bootstrap: int = field_help("bootstrap replicates for the 95% intervals (0 = none)", default=200)
+    bootstrap: int = field_help(
+        "bootstrap replicates for the 95% intervals (0 = none)", default=200
+    )
     elo_k: float = field_help("Elo K-factor", default=16.0)
-    openskill_model: str = field_help("openskill model: PlackettLuce, BradleyTerryFull, ...",
-                                      default="PlackettLuce")
-    exploitability: bool = field_help("for kuhn_poker: add each agent's exact exploitability",
-                                      default=True)
+    openskill_model: str = field_help(
+        "openskill model: PlackettLuce, BradleyTerryFull, ...", default="PlackettLuce"
+    )
+    exploitability: bool = field_help(
+        "for kuhn_poker: add each agent's exact exploitability", default=True
+    )
     exploitability_samples: int = field_help(
         "replies sampled per information set to estimate a stochastic agent's strategy", default=64
     )
-    save_trajectories: bool = field_help("also append full trajectories to trajectories.jsonl",
-                                         default=False)
+    save_trajectories: bool = field_help(
+        "also append full trajectories to trajectories.jsonl", default=False
+    )
     plot: bool = field_help("write ratings.png", default=True)
     progress: bool = field_help("show a progress bar (when stderr is a terminal)", default=True)
 
     def __post_init__(self) -> None:
         agents = list(self.agents)
         if len(agents) < 2:
-            raise ValueError("a tournament needs at least two agents, e.g. agents=[bot:random,bot:minimax]")
+            raise ValueError(
+                "a tournament needs at least two agents, e.g. agents=[bot:random,bot:minimax]"
+            )
         dup = sorted({a for a in agents if agents.count(a) > 1})
         if dup:
             raise ValueError(f"agents must be distinct; repeated: {', '.join(dup)}")
         if any(not isinstance(a, str) or not a.strip() or "|" in a for a in agents):
             raise ValueError("agent names must be non-empty and must not contain '|'")
         if self.games < 2 or self.games % 2:
-            raise ValueError(f"games must be an even number >= 2 (each seed is played with seats swapped), "
-                             f"got {self.games}")
+            raise ValueError(
+                f"games must be an even number >= 2 (each seed is played with seats swapped), "
+                f"got {self.games}"
+            )
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.concurrency < 1 or self.chunk_size < 1:
@@ -176,7 +194,16 @@ class MatchSettings:
 
     def fingerprint(self) -> str:
         """A short hash of the settings that change how games go (not of speed settings)."""
-        keys = ("env", "env_kwargs", "max_turns", "model", "base_url", "temperature", "top_p", "max_new_tokens")
+        keys = (
+            "env",
+            "env_kwargs",
+            "max_turns",
+            "model",
+            "base_url",
+            "temperature",
+            "top_p",
+            "max_new_tokens",
+        )
         d = {k: getattr(self, k) for k in keys}
         blob = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -185,16 +212,26 @@ class MatchSettings:
         """Build the policy ``name`` names for this env."""
         from gymnpt.rollout.policies import build_policy
 
-        return build_policy(name, self.env, registry=registry, model=self.model, base_url=self.base_url,
-                            api_key=self.api_key)
+        return build_policy(
+            name,
+            self.env,
+            registry=registry,
+            model=self.model,
+            base_url=self.base_url,
+            api_key=self.api_key,
+        )
 
     def sampling(self) -> Any:
         from gymnpt.rollout.policy import SamplingParams
 
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens)
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens
+        )
 
 
-def schedule(agents: Sequence[str], seats: Sequence[str], games: int, seed: int = 0) -> list[GameSpec]:
+def schedule(
+    agents: Sequence[str], seats: Sequence[str], games: int, seed: int = 0
+) -> list[GameSpec]:
     """All games of a round robin, in canonical order.
 
     Each unordered pair plays ``games // 2`` seeds (``seed``, ``seed + 1``, ...), each once
@@ -206,7 +243,7 @@ def schedule(agents: Sequence[str], seats: Sequence[str], games: int, seed: int 
         raise ValueError(f"games must be an even number >= 2, got {games}")
     out = []
     for i, a in enumerate(agents):
-        for b in agents[i + 1:]:
+        for b in agents[i + 1 :]:
             for k in range(games // 2):
                 s = seed + k
                 out.append(GameSpec(s, ((seats[0], a), (seats[1], b))))
@@ -228,7 +265,10 @@ def _score(outcome: str, ret: float, other_ret: float) -> float | None:
 
 
 def game_row(
-    game: GameSpec, trajs: Sequence[Trajectory], settings: MatchSettings, fingerprint: str | None = None
+    game: GameSpec,
+    trajs: Sequence[Trajectory],
+    settings: MatchSettings,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """The results.jsonl record of one finished game (both seats' trajectories)."""
     by_seat = {t.role: t for t in trajs}
@@ -271,8 +311,13 @@ def game_row(
 class _GameSink:
     """Duck-typed engine writer: turns each finished episode into a game row at once."""
 
-    def __init__(self, games: dict[str, GameSpec], settings: MatchSettings,
-                 on_row: Callable[[dict[str, Any]], None], trajectories: TrajectoryWriter | None) -> None:
+    def __init__(
+        self,
+        games: dict[str, GameSpec],
+        settings: MatchSettings,
+        on_row: Callable[[dict[str, Any]], None],
+        trajectories: TrajectoryWriter | None,
+    ) -> None:
         self.games = games
         self.settings = settings
         self.on_row = on_row
@@ -294,7 +339,9 @@ class _GameSink:
 _POLICY_CACHE: dict[tuple[str, str], Any] = {}
 
 
-def _policies(names: Iterable[str], settings: MatchSettings, registry: Any, cache: bool) -> dict[str, Any]:
+def _policies(
+    names: Iterable[str], settings: MatchSettings, registry: Any, cache: bool
+) -> dict[str, Any]:
     out = {}
     for n in names:
         ck = (n, settings.fingerprint())
@@ -409,8 +456,14 @@ def rate_rows(
         for r in sorted(rows, key=order)
         if r.get("score") is not None
     ]
-    return rate(games, list(agents), n_bootstrap=n_bootstrap, seed=seed, elo_k=elo_k,
-                openskill_model=openskill_model)
+    return rate(
+        games,
+        list(agents),
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        elo_k=elo_k,
+        openskill_model=openskill_model,
+    )
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -473,8 +526,10 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     todo = [g for g in planned if g.key not in done]
     skipped = len(planned) - len(todo)
     if console is not None:
-        console.print(f"tournament on {spec.id}: {len(cfg.agents)} agents, {len(planned)} games "
-                      f"({skipped} already played, {len(todo)} to play) -> {out}")
+        console.print(
+            f"tournament on {spec.id}: {len(cfg.agents)} agents, {len(planned)} games "
+            f"({skipped} already played, {len(todo)} to play) -> {out}"
+        )
 
     # Each row is flushed as its game ends (a killed run keeps every finished game); no fsync
     # per row, which would cost more than a bot game.
@@ -495,15 +550,29 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
             if cfg.backend == "ray":
                 from gymnpt.plugins.ray_backend import RayBackend
 
-                backend = RayBackend(address=cfg.ray_address or None, num_cpus=cfg.ray_num_cpus or None,
-                                     chunk_size=cfg.chunk_size)
-                stats = backend.play(todo, settings, on_row,
-                                     on_trajectory=traj_writer.write if traj_writer is not None else None)
+                backend = RayBackend(
+                    address=cfg.ray_address or None,
+                    num_cpus=cfg.ray_num_cpus or None,
+                    chunk_size=cfg.chunk_size,
+                )
+                stats = backend.play(
+                    todo,
+                    settings,
+                    on_row,
+                    on_trajectory=traj_writer.write if traj_writer is not None else None,
+                )
             else:
                 # Build every agent before the first game so a bad name fails fast.
                 pols = {n: settings.make_agent(n, registry) for n in cfg.agents}
-                stats = play_games(todo, settings, on_row, policies=pols, registry=registry,
-                                   trajectories=traj_writer, progress=progress)
+                stats = play_games(
+                    todo,
+                    settings,
+                    on_row,
+                    policies=pols,
+                    registry=registry,
+                    trajectories=traj_writer,
+                    progress=progress,
+                )
     finally:
         writer.close()
         if traj_writer is not None:
@@ -514,26 +583,45 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     rows = load_results(results_path, fp)
     planned_keys = {g.key for g in planned}
     mine = [r for k, r in rows.items() if k in planned_keys]
-    report = rate_rows(mine, list(cfg.agents), n_bootstrap=cfg.bootstrap, elo_k=cfg.elo_k,
-                       openskill_model=cfg.openskill_model, seed=cfg.seed)
+    report = rate_rows(
+        mine,
+        list(cfg.agents),
+        n_bootstrap=cfg.bootstrap,
+        elo_k=cfg.elo_k,
+        openskill_model=cfg.openskill_model,
+        seed=cfg.seed,
+    )
     expl: dict[str, float] = {}
     if cfg.exploitability and spec.id == "kuhn_poker":
         expl = _exploitabilities(cfg, settings, registry, console)
-    result = TournamentResult(out=out, report=report, played=len(new_rows) - len(errors), skipped=skipped,
-                              errors=len(errors), exploitability=expl, stats=stats)
+    result = TournamentResult(
+        out=out,
+        report=report,
+        played=len(new_rows) - len(errors),
+        skipped=skipped,
+        errors=len(errors),
+        exploitability=expl,
+        stats=stats,
+    )
     _write_outputs(cfg, result, fp, errors)
     return result
 
 
-def _exploitabilities(cfg: Config, settings: MatchSettings, registry: Any, console: Any) -> dict[str, float]:
+def _exploitabilities(
+    cfg: Config, settings: MatchSettings, registry: Any, console: Any
+) -> dict[str, float]:
     from gymnpt.arena.exploitability import exploitability
 
     out = {}
     for name in cfg.agents:
         try:
             pol = settings.make_agent(name, registry)
-            out[name] = exploitability(pol, samples=cfg.exploitability_samples, registry=registry,
-                                       env_kwargs=dict(cfg.env_kwargs)).exploitability
+            out[name] = exploitability(
+                pol,
+                samples=cfg.exploitability_samples,
+                registry=registry,
+                env_kwargs=dict(cfg.env_kwargs),
+            ).exploitability
         except Exception as exc:  # noqa: BLE001 - one agent's failure leaves the others
             if console is not None:
                 console.print(f"[yellow]exploitability of {name} failed: {exc}[/yellow]")
@@ -541,20 +629,24 @@ def _exploitabilities(cfg: Config, settings: MatchSettings, registry: Any, conso
     return out
 
 
-def _write_outputs(cfg: Config, res: TournamentResult, fp: str, errors: list[dict[str, Any]]) -> None:
+def _write_outputs(
+    cfg: Config, res: TournamentResult, fp: str, errors: list[dict[str, Any]]
+) -> None:
     from gymnpt.arena.ratings import _nan_to_none
 
     data = res.report.to_dict()
-    data.update({
-        "env": cfg.env,
-        "agents": list(cfg.agents),
-        "games_per_pairing": cfg.games,
-        "seed": cfg.seed,
-        "fingerprint": fp,
-        "played_now": res.played,
-        "skipped": res.skipped,
-        "errors_now": res.errors,
-    })
+    data.update(
+        {
+            "env": cfg.env,
+            "agents": list(cfg.agents),
+            "games_per_pairing": cfg.games,
+            "seed": cfg.seed,
+            "fingerprint": fp,
+            "played_now": res.played,
+            "skipped": res.skipped,
+            "errors_now": res.errors,
+        }
+    )
     if res.exploitability:
         data["exploitability"] = _nan_to_none(res.exploitability)
     if errors:
@@ -574,7 +666,15 @@ def print_table(res: TournamentResult, console: Any, title: str = "ratings") -> 
     from rich.table import Table
 
     table = Table(title=title)
-    cols = ["rank", "agent", "Bradley-Terry (95% CI)", "Elo (95% CI)", "OpenSkill", "W-D-L", "score"]
+    cols = [
+        "rank",
+        "agent",
+        "Bradley-Terry (95% CI)",
+        "Elo (95% CI)",
+        "OpenSkill",
+        "W-D-L",
+        "score",
+    ]
     if res.exploitability:
         cols.append("exploitability")
     for c in cols:
@@ -585,9 +685,15 @@ def print_table(res: TournamentResult, console: Any, title: str = "ratings") -> 
         return f"{v:.0f}" + ("" if math.isnan(lo) else f" [{lo:.0f}, {hi:.0f}]")
 
     for i, r in enumerate(res.report.rows, 1):
-        cells = [str(i), r.name, ci(r.bt, r.bt_ci), ci(r.elo, r.elo_ci),
-                 f"{r.openskill_mu:.1f} ± {r.openskill_sigma:.1f}", f"{r.wins}-{r.draws}-{r.losses}",
-                 "-" if math.isnan(r.score) else f"{r.score:.3f}"]
+        cells = [
+            str(i),
+            r.name,
+            ci(r.bt, r.bt_ci),
+            ci(r.elo, r.elo_ci),
+            f"{r.openskill_mu:.1f} ± {r.openskill_sigma:.1f}",
+            f"{r.wins}-{r.draws}-{r.losses}",
+            "-" if math.isnan(r.score) else f"{r.score:.3f}",
+        ]
         if res.exploitability:
             v = res.exploitability.get(r.name, math.nan)
             cells.append("-" if math.isnan(v) else f"{v:.4f}")
@@ -604,10 +710,16 @@ def run(cfg: Config) -> int:
     print_table(res, console, title=f"{cfg.env}: {res.report.num_games} games")
     wall = res.stats.get("wall_s", 0.0)
     if res.played:
-        console.print(f"played {res.played} games in {wall:.1f}s ({res.played / max(wall, 1e-9):.1f} games/s); "
-                      f"{res.skipped} were already done")
+        console.print(
+            f"played {res.played} games in {wall:.1f}s ({res.played / max(wall, 1e-9):.1f} games/s); "
+            f"{res.skipped} were already done"
+        )
     if res.errors:
-        console.print(f"[red]{res.errors} games ended in an error (they are retried on the next run)[/red]")
-    console.print(f"results in {res.out}/ (results.jsonl, ratings.json, ratings.md"
-                  + (", ratings.png)" if cfg.plot else ")"))
+        console.print(
+            f"[red]{res.errors} games ended in an error (they are retried on the next run)[/red]"
+        )
+    console.print(
+        f"results in {res.out}/ (results.jsonl, ratings.json, ratings.md"
+        + (", ratings.png)" if cfg.plot else ")")
+    )
     return 1 if res.errors else 0

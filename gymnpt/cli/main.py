@@ -23,7 +23,9 @@ from gymnpt.core.config import ConfigError, field_help, help_rows, parse_overrid
 @dataclass
 class EnvsConfig:
     family: str = field_help("only envs of this family (games, code, textarena, ...)", default="")
-    all: bool = field_help("also list envs that are unavailable here, with the reason", default=False)
+    all: bool = field_help(
+        "also list envs that are unavailable here, with the reason", default=False
+    )
 
 
 @dataclass
@@ -42,26 +44,36 @@ class PlayConfig:
 @dataclass
 class EvalConfig:
     env: str = field_help("env id", default="snake")
-    agent: str = field_help("agent to evaluate: bot:<name>, hf, vllm, openai, ckpt:<dir>", default="")
+    agent: str = field_help(
+        "agent to evaluate: bot:<name>, hf, vllm, openai, ckpt:<dir>", default=""
+    )
     policy: str = field_help("alias of agent", default="")
-    opponent: str = field_help("agent in the other seats of multi-seat envs ('self' for self-play)",
-                               default="bot:random")
+    opponent: str = field_help(
+        "agent in the other seats of multi-seat envs ('self' for self-play)", default="bot:random"
+    )
     episodes: int = field_help("episodes to play (seats swapped for multi-seat envs)", default=100)
     seed: int = field_help("first seed; evaluation seeds are seed, seed+1, ...", default=1_000_000)
     swap_seats: bool = field_help("play each seed once per seat of the agent", default=True)
     max_turns: int = field_help("cap on replies per episode (0 = none)", default=0)
     concurrency: int = field_help("episodes in flight at once", default=64)
-    out: str = field_help("folder for results.json and trajectories.jsonl (empty = none)", default="")
+    out: str = field_help(
+        "folder for results.json and trajectories.jsonl (empty = none)", default=""
+    )
     env_kwargs: dict[str, Any] = field_help("keyword arguments for the env", default_factory=dict)
-    model: str = field_help("model for hf/vllm/openai agents: tiny, smollm2, a path or a model id",
-                            default="tiny")
+    model: str = field_help(
+        "model for hf/vllm/openai agents: tiny, smollm2, a path or a model id", default="tiny"
+    )
     base_url: str = field_help("OpenAI-compatible endpoint for agent=openai", default="")
     api_key: str = field_help("API key for agent=openai (or set OPENAI_API_KEY)", default="")
-    openai_mode: str = field_help("agent=openai: chat, or completions (token ids in and out; needs tokenizer)",
-                                  default="chat")
-    tokenizer: str = field_help("agent=openai, completions mode: local tokenizer (tiny, a path or an id)",
-                                default="")
-    temperature: float = field_help("sampling temperature for model agents (0 = greedy)", default=1.0)
+    openai_mode: str = field_help(
+        "agent=openai: chat, or completions (token ids in and out; needs tokenizer)", default="chat"
+    )
+    tokenizer: str = field_help(
+        "agent=openai, completions mode: local tokenizer (tiny, a path or an id)", default=""
+    )
+    temperature: float = field_help(
+        "sampling temperature for model agents (0 = greedy)", default=1.0
+    )
     top_p: float = field_help("nucleus sampling mass", default=1.0)
     max_new_tokens: int = field_help("longest reply in tokens", default=64)
 
@@ -73,10 +85,12 @@ class EvalConfig:
 @dataclass
 class RolloutConfig:
     env: str = field_help("env id", default="snake")
-    policy: str = field_help("policy for the recorded seat(s): hf, vllm, openai, ckpt:<dir>, bot:<name>",
-                             default="hf")
-    opponent: str = field_help("agent in the other seats ('self' = the same policy in every seat)",
-                               default="self")
+    policy: str = field_help(
+        "policy for the recorded seat(s): hf, vllm, openai, ckpt:<dir>, bot:<name>", default="hf"
+    )
+    opponent: str = field_help(
+        "agent in the other seats ('self' = the same policy in every seat)", default="self"
+    )
     episodes: int = field_help("episodes (seeds x group_size)", default=16)
     group_size: int = field_help("episodes per seed (a GRPO group)", default=1)
     seed: int = field_help("first seed", default=0)
@@ -84,13 +98,18 @@ class RolloutConfig:
     max_turns: int = field_help("cap on replies per episode (0 = none)", default=0)
     concurrency: int = field_help("episodes in flight at once", default=64)
     env_kwargs: dict[str, Any] = field_help("keyword arguments for the env", default_factory=dict)
-    model: str = field_help("model for hf/vllm/openai: tiny, smollm2, a path or an id", default="tiny")
+    model: str = field_help(
+        "model for hf/vllm/openai: tiny, smollm2, a path or an id", default="tiny"
+    )
     base_url: str = field_help("endpoint for policy=openai", default="")
     api_key: str = field_help("API key for policy=openai", default="")
-    openai_mode: str = field_help("policy=openai: chat, or completions (token ids in and out; needs tokenizer)",
-                                  default="chat")
-    tokenizer: str = field_help("policy=openai, completions mode: local tokenizer (tiny, a path or an id)",
-                                default="")
+    openai_mode: str = field_help(
+        "policy=openai: chat, or completions (token ids in and out; needs tokenizer)",
+        default="chat",
+    )
+    tokenizer: str = field_help(
+        "policy=openai, completions mode: local tokenizer (tiny, a path or an id)", default=""
+    )
     temperature: float = field_help("sampling temperature (0 = greedy)", default=1.0)
     top_p: float = field_help("nucleus sampling mass", default=1.0)
     max_new_tokens: int = field_help("longest reply in tokens", default=64)
@@ -123,8 +142,16 @@ def _report_plugin_failures(console: Any) -> None:
         console.print(f"[yellow]plugin {name!r} failed to load: {err}[/yellow]")
 
 
-def _make_policy(name: str, env_id: str, *, model: str = "", base_url: str = "", api_key: str = "",
-                 mode: str = "", tokenizer: str = "") -> Any:
+def _make_policy(
+    name: str,
+    env_id: str,
+    *,
+    model: str = "",
+    base_url: str = "",
+    api_key: str = "",
+    mode: str = "",
+    tokenizer: str = "",
+) -> Any:
     from gymnpt.rollout.policies import build_policy
 
     extra: dict[str, Any] = {}
@@ -133,8 +160,14 @@ def _make_policy(name: str, env_id: str, *, model: str = "", base_url: str = "",
             extra["mode"] = mode
         if tokenizer:
             extra["tokenizer"] = tokenizer
-    return build_policy(name, env_id, model=model or None, base_url=base_url or None,
-                        api_key=api_key or os.environ.get("OPENAI_API_KEY") or None, **extra)
+    return build_policy(
+        name,
+        env_id,
+        model=model or None,
+        base_url=base_url or None,
+        api_key=api_key or os.environ.get("OPENAI_API_KEY") or None,
+        **extra,
+    )
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -151,16 +184,22 @@ def cmd_envs(cfg: EnvsConfig) -> int:
     for col in ("id", "family", "seats", "plugin", "description"):
         table.add_column(col, overflow="fold")
     for s in sorted(shown, key=lambda s: (s.family, s.id)):
-        desc = s.description + (f" [red](unavailable: {s.unavailable})[/red]" if s.unavailable else "")
+        desc = s.description + (
+            f" [red](unavailable: {s.unavailable})[/red]" if s.unavailable else ""
+        )
         seats = ", ".join(s.seats) if len(s.seats) <= 4 else f"{len(s.seats)} seats"
         table.add_row(s.id, s.family, seats, s.plugin, desc)
     console.print(table)
     hidden = len(specs) - len(shown)
     if hidden:
-        console.print(f"{hidden} more are unavailable here; `gymnpt envs all=true` lists them with the reason.")
+        console.print(
+            f"{hidden} more are unavailable here; `gymnpt envs all=true` lists them with the reason."
+        )
     if cfg.family and not specs:
         fams = sorted({s.family for s in reg.envs.values()})
-        console.print(f"[yellow]no env of family {cfg.family!r}; families: {', '.join(fams)}[/yellow]")
+        console.print(
+            f"[yellow]no env of family {cfg.family!r}; families: {', '.join(fams)}[/yellow]"
+        )
     _report_plugin_failures(console)
     return 0
 
@@ -175,7 +214,9 @@ def cmd_agents(cfg: AgentsConfig) -> int:
         table.add_column(col, overflow="fold")
     for name in sorted(reg.agents):
         for spec in reg.agents[name]:
-            if cfg.env and not spec.supports(cfg.env, reg.envs[cfg.env].family if cfg.env in reg.envs else None):
+            if cfg.env and not spec.supports(
+                cfg.env, reg.envs[cfg.env].family if cfg.env in reg.envs else None
+            ):
                 continue
             table.add_row(name, ", ".join(spec.envs) or "any env", spec.plugin, spec.description)
     console.print(table)
@@ -223,7 +264,9 @@ def cmd_play(cfg: PlayConfig) -> int:
                 console.print("\n[yellow]game abandoned[/yellow]")
                 return 1
         else:
-            req = Request(messages=[{"role": "user", "content": obs}], seat=seat, env=env, env_id=cfg.env)
+            req = Request(
+                messages=[{"role": "user", "content": obs}], seat=seat, env=env, env_id=cfg.env
+            )
             reply = asyncio.run(others[seat].generate([req]))[0].text
             console.print(f"[cyan]{seat}[/cyan] ({others[seat].name}) plays: {reply}")
         env.step(reply)
@@ -232,7 +275,9 @@ def cmd_play(cfg: PlayConfig) -> int:
             console.print(f"[red]{info.get('error', 'invalid move')}[/red]")
     console.print(Panel(env.observe(me), title="final position"))
     outcome = env.outcome(me) if hasattr(env, "outcome") else None
-    console.print(f"[bold]game over[/bold] — you ({me}): {outcome}, return {env._cumulative_rewards.get(me, 0.0):+.2f}")
+    console.print(
+        f"[bold]game over[/bold] — you ({me}): {outcome}, return {env._cumulative_rewards.get(me, 0.0):+.2f}"
+    )
     return 0
 
 
@@ -247,37 +292,66 @@ def cmd_eval(cfg: EvalConfig) -> int:
     name = cfg.agent or cfg.policy
     if not name:
         raise ConfigError("say which agent to evaluate: agent=bot:<name> or policy=hf model=<path>")
-    agent = _make_policy(name, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key,
-                         mode=cfg.openai_mode, tokenizer=cfg.tokenizer)
+    agent = _make_policy(
+        name,
+        cfg.env,
+        model=cfg.model,
+        base_url=cfg.base_url,
+        api_key=cfg.api_key,
+        mode=cfg.openai_mode,
+        tokenizer=cfg.tokenizer,
+    )
     opponent = None
     if spec.num_seats > 1 and cfg.opponent != "self":
-        opponent = _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key)
+        opponent = _make_policy(
+            cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key
+        )
     writer = None
     if cfg.out:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         writer = TrajectoryWriter(Path(cfg.out) / "trajectories.jsonl")
-    sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
-    res = evaluate(cfg.env, agent, opponent, episodes=cfg.episodes, seed=cfg.seed, swap_seats=cfg.swap_seats,
-                   sampling=sampling, max_turns=cfg.max_turns or None, max_concurrent=cfg.concurrency,
-                   env_kwargs=dict(cfg.env_kwargs), writer=writer, progress=sys.stderr.isatty(),
-                   agent_name=name, opponent_name=cfg.opponent if opponent is not None else None)
+    sampling = SamplingParams(
+        temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens
+    )
+    res = evaluate(
+        cfg.env,
+        agent,
+        opponent,
+        episodes=cfg.episodes,
+        seed=cfg.seed,
+        swap_seats=cfg.swap_seats,
+        sampling=sampling,
+        max_turns=cfg.max_turns or None,
+        max_concurrent=cfg.concurrency,
+        env_kwargs=dict(cfg.env_kwargs),
+        writer=writer,
+        progress=sys.stderr.isatty(),
+        agent_name=name,
+        opponent_name=cfg.opponent if opponent is not None else None,
+    )
     if writer:
         writer.close()
     print_results([res], title=f"eval on {cfg.env}", console=console)
     if spec.num_seats > 1 and res.per_seat:
         for seat, ps in sorted(res.per_seat.items()):
             outs = ", ".join(f"{k} {v}" for k, v in sorted(ps["outcomes"].items()))
-            console.print(f"  as {seat}: {ps['episodes']} episodes, mean return {ps['return_mean']:.3f}; {outs}")
+            console.print(
+                f"  as {seat}: {ps['episodes']} episodes, mean return {ps['return_mean']:.3f}; {outs}"
+            )
     extra: dict[str, Any] = {}
     if spec.id == "kuhn_poker" or spec.id.startswith("kuhn_poker"):
         from gymnpt.arena.exploitability import exploitability
 
         ex = exploitability(agent, registry=reg, sampling=sampling)
         extra["exploitability"] = ex.to_dict()
-        console.print(f"exploitability of {name}: {ex.exploitability:.4f} chips per hand "
-                      f"(NashConv {ex.nash_conv:.4f}; measured by {ex.method})")
+        console.print(
+            f"exploitability of {name}: {ex.exploitability:.4f} chips per hand "
+            f"(NashConv {ex.nash_conv:.4f}; measured by {ex.method})"
+        )
     if cfg.out:
-        (Path(cfg.out) / "results.json").write_text(json.dumps({**res.to_dict(), **extra}, indent=2, default=str))
+        (Path(cfg.out) / "results.json").write_text(
+            json.dumps({**res.to_dict(), **extra}, indent=2, default=str)
+        )
         console.print(f"results in {cfg.out}/results.json")
     return 0
 
@@ -291,20 +365,44 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
     console = _console()
     reg = _registry()
     spec = reg.env_spec(cfg.env)
-    out = Path(cfg.out or f"runs/rollout-{spec.id.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(
+        cfg.out or f"runs/rollout-{spec.id.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(to_yaml(cfg))
-    policy = _make_policy(cfg.policy, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key,
-                          mode=cfg.openai_mode, tokenizer=cfg.tokenizer)
+    policy = _make_policy(
+        cfg.policy,
+        cfg.env,
+        model=cfg.model,
+        base_url=cfg.base_url,
+        api_key=cfg.api_key,
+        mode=cfg.openai_mode,
+        tokenizer=cfg.tokenizer,
+    )
     seats = list(spec.seats)
     selfplay = len(seats) == 1 or cfg.opponent == "self"
-    opp: Any = None if selfplay else _make_policy(cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url,
-                                                  api_key=cfg.api_key)
-    sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
+    opp: Any = (
+        None
+        if selfplay
+        else _make_policy(
+            cfg.opponent, cfg.env, model=cfg.model, base_url=cfg.base_url, api_key=cfg.api_key
+        )
+    )
+    sampling = SamplingParams(
+        temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens
+    )
     writer = TrajectoryWriter(out / "trajectories.jsonl")
-    engine = RolloutEngine(cfg.env, dict(cfg.env_kwargs), sampling=sampling, max_turns=cfg.max_turns or None,
-                           call_timeout=cfg.call_timeout, max_concurrent=cfg.concurrency, writer=writer,
-                           progress=cfg.progress, registry=reg)
+    engine = RolloutEngine(
+        cfg.env,
+        dict(cfg.env_kwargs),
+        sampling=sampling,
+        max_turns=cfg.max_turns or None,
+        call_timeout=cfg.call_timeout,
+        max_concurrent=cfg.concurrency,
+        writer=writer,
+        progress=cfg.progress,
+        registry=reg,
+    )
     n_seeds = max(1, cfg.episodes // cfg.group_size)
     specs = []
     for i in range(n_seeds):
@@ -314,9 +412,17 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
                 specs.append(EpisodeSpec(seed=seed, policies=policy, group_id=f"{spec.id}:{seed}"))
                 continue
             # the policy against the opponent; its seat alternates between episodes (groups share one)
-            me = seats[(i * cfg.group_size + g) % len(seats)] if cfg.group_size == 1 else seats[i % len(seats)]
+            me = (
+                seats[(i * cfg.group_size + g) % len(seats)]
+                if cfg.group_size == 1
+                else seats[i % len(seats)]
+            )
             mapping = {s: (policy if s == me else opp) for s in seats}
-            specs.append(EpisodeSpec(seed=seed, policies=mapping, group_id=f"{spec.id}:{seed}", record_seats=[me]))
+            specs.append(
+                EpisodeSpec(
+                    seed=seed, policies=mapping, group_id=f"{spec.id}:{seed}", record_seats=[me]
+                )
+            )
     t0 = time.perf_counter()
     trajs = engine.run_episodes(specs)
     wall = time.perf_counter() - t0
@@ -330,7 +436,9 @@ def cmd_rollout(cfg: RolloutConfig) -> int:
     )
     errors = [t for t in trajs if t.outcome == "error"]
     if errors:
-        console.print(f"[red]{len(errors)} episodes ended in error; first: {errors[0].reason}[/red]")
+        console.print(
+            f"[red]{len(errors)} episodes ended in error; first: {errors[0].reason}[/red]"
+        )
     console.print(f"trajectories in {out}/trajectories.jsonl")
     return 0
 
@@ -345,9 +453,21 @@ COMMANDS: dict[str, tuple[Any, Any, str]] = {
     "play": (PlayConfig, cmd_play, "play an env in the terminal"),
     "eval": (EvalConfig, cmd_eval, "evaluate an agent with 95% CIs"),
     "rollout": (RolloutConfig, cmd_rollout, "record trajectories with a policy"),
-    "train": ("gymnpt.training.trainer:Config", "gymnpt.training.trainer:run", "train a policy (SFT warm start + GRPO, RLOO, SFT, DPO)"),
-    "tournament": ("gymnpt.arena.tournament:Config", "gymnpt.arena.tournament:run", "round robin with ratings"),
-    "serve": ("gymnpt.serving.server:Config", "gymnpt.serving.server:run", "OpenAI-compatible server for a model"),
+    "train": (
+        "gymnpt.training.trainer:Config",
+        "gymnpt.training.trainer:run",
+        "train a policy (SFT warm start + GRPO, RLOO, SFT, DPO)",
+    ),
+    "tournament": (
+        "gymnpt.arena.tournament:Config",
+        "gymnpt.arena.tournament:run",
+        "round robin with ratings",
+    ),
+    "serve": (
+        "gymnpt.serving.server:Config",
+        "gymnpt.serving.server:run",
+        "OpenAI-compatible server for a model",
+    ),
 }
 
 
@@ -359,7 +479,11 @@ def _resolve(obj: Any) -> Any:
 
 
 def _usage() -> str:
-    lines = ["usage: gymnpt <command> [key=value ...]   (gymnpt <command> --help lists the keys)", "", "commands:"]
+    lines = [
+        "usage: gymnpt <command> [key=value ...]   (gymnpt <command> --help lists the keys)",
+        "",
+        "commands:",
+    ]
     for name, (_, _, text) in COMMANDS.items():
         lines.append(f"  {name:<11} {text}")
     return "\n".join(lines)
@@ -408,9 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError, RuntimeError, TypeError) as exc:
         from gymnpt.core.registry import UnknownNameError
 
-        if isinstance(exc, (UnknownNameError, ValueError, FileNotFoundError, RuntimeError)) and not os.environ.get(
-            "GYMNPT_DEBUG"
-        ):
+        if isinstance(
+            exc, (UnknownNameError, ValueError, FileNotFoundError, RuntimeError)
+        ) and not os.environ.get("GYMNPT_DEBUG"):
             print(f"gymnpt {name}: {exc}", file=sys.stderr)
             return 1
         raise

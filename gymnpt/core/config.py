@@ -120,8 +120,13 @@ def help_rows(cls: Any) -> list[tuple[str, str, str]]:
     for key, text in config_keys(cls).items():
         try:
             default = OmegaConf.select(inst, key)
-            default_s = OmegaConf.to_yaml(default).strip() if isinstance(default, (DictConfig,)) else repr(
-                OmegaConf.to_container(default) if hasattr(default, "_content") else default)
+            default_s = (
+                OmegaConf.to_yaml(default).strip()
+                if isinstance(default, (DictConfig,))
+                else repr(
+                    OmegaConf.to_container(default) if hasattr(default, "_content") else default
+                )
+            )
         except Exception:  # noqa: BLE001
             default_s = "?"
         rows.append((key, default_s, text))

@@ -54,7 +54,9 @@ def text_space(max_length: int = MAX_TEXT) -> spaces.Text:
     """A Gymnasium text space over all printable characters and whitespace (shared, immutable)."""
     sp = _SPACES.get(max_length)
     if sp is None:
-        sp = _SPACES[max_length] = spaces.Text(min_length=0, max_length=max_length, charset=_CHARSET)
+        sp = _SPACES[max_length] = spaces.Text(
+            min_length=0, max_length=max_length, charset=_CHARSET
+        )
     return sp
 
 
@@ -203,7 +205,9 @@ class GameCore:
         if st.retries_left > 0:
             st.retries_left -= 1
             info["retries_left"] = st.retries_left
-            self._feedback[seat] = f"Invalid move: {error} Try again ({st.retries_left + 1} tries left)."
+            self._feedback[seat] = (
+                f"Invalid move: {error} Try again ({st.retries_left + 1} tries left)."
+            )
             return {}, info
         info["penalized"] = True
         rewards = {seat: float(self.invalid_penalty)}
@@ -438,8 +442,13 @@ class SingleSeatAdapter:
         return self._obs
 
     def last(self) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        return (self._obs, self._cumulative_rewards["player"], self.terminations["player"],
-                self.truncations["player"], self.infos["player"])
+        return (
+            self._obs,
+            self._cumulative_rewards["player"],
+            self.terminations["player"],
+            self.truncations["player"],
+            self.infos["player"],
+        )
 
     def step(self, action: Any) -> None:
         if self._done:

@@ -77,7 +77,9 @@ def autoload_enabled() -> bool:
     return os.environ.get(DISABLE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
-def make_plugin_manager(*, autoload: bool | None = None, plugins: list[Any] | None = None) -> PluginManager:
+def make_plugin_manager(
+    *, autoload: bool | None = None, plugins: list[Any] | None = None
+) -> PluginManager:
     """Build a plugin manager with entry points (unless disabled) and explicit ``plugins``."""
     pm = PluginManager()
     if autoload if autoload is not None else autoload_enabled():

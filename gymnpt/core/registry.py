@@ -194,7 +194,11 @@ class Registry:
     def load_plugins(self, pm: Any) -> Registry:
         """Run the registration hooks of every plugin in ``pm``, one plugin at a time."""
         self.plugin_manager = pm
-        for hook_name in ("gymnpt_register_envs", "gymnpt_register_agents", "gymnpt_register_sandboxes"):
+        for hook_name in (
+            "gymnpt_register_envs",
+            "gymnpt_register_agents",
+            "gymnpt_register_sandboxes",
+        ):
             hook = getattr(pm.hook, hook_name)
             for impl in reversed(hook.get_hookimpls()):
                 self.current_plugin = impl.plugin_name
@@ -219,7 +223,11 @@ class Registry:
         failed = ""
         pm = self.plugin_manager
         if pm is not None and pm.failures:
-            failed = " Plugins that failed to load: " + "; ".join(f"{k} ({v})" for k, v in pm.failures.items()) + "."
+            failed = (
+                " Plugins that failed to load: "
+                + "; ".join(f"{k} ({v})" for k, v in pm.failures.items())
+                + "."
+            )
         article = "an" if kind[0] in "aeiou" else "a"
         return (
             f"No {kind} named {name!r}.{hint} Run `gymnpt {kind}s` to list them; {article} {kind} from "
@@ -264,6 +272,7 @@ class Registry:
             raise UnknownNameError(self._unknown("agent", name, list(self.agents)))
         base = parse_id(env_id)[0] if env_id else None
         family = self.envs[base].family if base in self.envs else None
+
         # The most specific entry wins: one naming the env id, then its family, then any env;
         # among equals, the one registered last.
         def rank(spec: AgentSpec) -> int:
@@ -278,7 +287,9 @@ class Registry:
             best = max(rank(s) for s in matching)
             return [s for s in matching if rank(s) == best][-1], extra
         playable = sorted({e for s in entries for e in s.envs})
-        raise UnknownNameError(f"agent {name!r} does not play env {base!r}; it plays: {', '.join(playable)}")
+        raise UnknownNameError(
+            f"agent {name!r} does not play env {base!r}; it plays: {', '.join(playable)}"
+        )
 
     def make_agent(self, name: str, env_id: str | None = None, **kwargs: Any) -> Any:
         """Create a policy or bot by name for ``env_id``."""
@@ -289,7 +300,9 @@ class Registry:
     def agents_for(self, env_id: str) -> list[str]:
         base = parse_id(env_id)[0]
         family = self.envs[base].family if base in self.envs else None
-        return sorted(n for n, specs in self.agents.items() if any(s.supports(base, family) for s in specs))
+        return sorted(
+            n for n, specs in self.agents.items() if any(s.supports(base, family) for s in specs)
+        )
 
     def make_sandbox(self, name: str = "auto", **kwargs: Any) -> Any:
         """Create a sandbox backend; ``auto`` picks the strongest available one."""

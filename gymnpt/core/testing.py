@@ -63,7 +63,9 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _factory(env_or_id: Any, registry: Any, kwargs: dict[str, Any]) -> tuple[Callable[[], Any], str]:
+def _factory(
+    env_or_id: Any, registry: Any, kwargs: dict[str, Any]
+) -> tuple[Callable[[], Any], str]:
     if isinstance(env_or_id, str):
         if registry is None:
             from gymnpt.core.registry import default_registry
@@ -83,7 +85,9 @@ def _actions_for(env: Any, seat: str, rng: random.Random, bad_rate: float) -> An
         try:
             legal = fn(seat)
         except Exception as exc:  # noqa: BLE001
-            raise EnvCheckError(f"legal_actions({seat!r}) raised {type(exc).__name__}: {exc}") from exc
+            raise EnvCheckError(
+                f"legal_actions({seat!r}) raised {type(exc).__name__}: {exc}"
+            ) from exc
     if rng.random() < bad_rate or not legal:
         return BAD_REPLIES[rng.randrange(len(BAD_REPLIES))]
     return legal[rng.randrange(len(legal))]
@@ -132,12 +136,22 @@ def play_transcript(
             ) from exc
         rewards = dict(env.rewards)
         if set(rewards) != set(seats):
-            raise EnvCheckError(f"rewards has keys {sorted(rewards)}, expected one per seat {seats}")
+            raise EnvCheckError(
+                f"rewards has keys {sorted(rewards)}, expected one per seat {seats}"
+            )
         for s, r in rewards.items():
             if not isinstance(r, (int, float)) or not math.isfinite(float(r)):
                 raise EnvCheckError(f"reward for seat {s!r} is {r!r}, not a finite number")
         info = env.infos.get(seat, {}) if hasattr(env, "infos") else {}
-        transcript.append((seat, obs, str(act)[:1000], tuple(sorted(rewards.items())), bool(info.get("invalid_move"))))
+        transcript.append(
+            (
+                seat,
+                obs,
+                str(act)[:1000],
+                tuple(sorted(rewards.items())),
+                bool(info.get("invalid_move")),
+            )
+        )
     final = tuple((s, env.observe(s)) for s in seats) if _done(env) else ()
     transcript.append(("<end>", final, _done(env)))
     return transcript, used
@@ -173,16 +187,24 @@ def check_env(
 
     # Text spaces.
     if hasattr(raw, "observation_space") and not callable(raw.observation_space):
-        for label, sp in (("observation_space", raw.observation_space), ("action_space", raw.action_space)):
+        for label, sp in (
+            ("observation_space", raw.observation_space),
+            ("action_space", raw.action_space),
+        ):
             if not isinstance(sp, spaces.Text):
-                raise EnvCheckError(f"{label} is {type(sp).__name__}; gymnpt envs use gymnasium.spaces.Text")
+                raise EnvCheckError(
+                    f"{label} is {type(sp).__name__}; gymnpt envs use gymnasium.spaces.Text"
+                )
     elif hasattr(env, "observation_space") and callable(env.observation_space):
         for s in seats:
             if not isinstance(env.observation_space(s), spaces.Text):
                 raise EnvCheckError(f"observation_space({s!r}) is not gymnasium.spaces.Text")
 
     # Instructions.
-    instr = [env.seat_instructions(s) if hasattr(env, "seat_instructions") else env_instructions(raw) for s in seats]
+    instr = [
+        env.seat_instructions(s) if hasattr(env, "seat_instructions") else env_instructions(raw)
+        for s in seats
+    ]
     if not all(isinstance(t, str) and t.strip() for t in instr):
         report.notes.append("no system prompt (instructions) for some seat")
 
@@ -201,7 +223,9 @@ def check_env(
         play_transcript(env, seed + 1000, action_seed=seed + 5, max_steps=max_steps)
         t3, _ = play_transcript(env, seed, action_seed=0, max_steps=max_steps, actions=acts)
         if t1 != t3:
-            raise EnvCheckError(_diff("the same env reset to the same seed after another episode", t1, t3, seed))
+            raise EnvCheckError(
+                _diff("the same env reset to the same seed after another episode", t1, t3, seed)
+            )
 
     # Fuzz: every bad reply, at the start of an episode and mid-game.
     rng = random.Random(12345)

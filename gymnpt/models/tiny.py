@@ -258,7 +258,9 @@ def resolve_model(name: str | os.PathLike[str]) -> str:
     """
     text = str(name).strip()
     if not text:
-        raise ValueError("empty model name; use model=tiny, model=smollm2, a local path or an HF id")
+        raise ValueError(
+            "empty model name; use model=tiny, model=smollm2, a local path or an HF id"
+        )
     if text == "tiny" or text.startswith("tiny:"):
         seed_text = text.partition(":")[2]
         if seed_text and not seed_text.isdigit():

@@ -85,7 +85,7 @@ class _Batcher:
                     break
                 last = len(self.queue)
                 await asyncio.sleep(0)
-            batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch:]
+            batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
             reqs = [r for r, _ in batch]
             self.batches += 1
             self.batch_sizes.append(len(reqs))
@@ -93,7 +93,9 @@ class _Batcher:
                 coro = self.policy.generate(reqs)
                 outs = await (asyncio.wait_for(coro, self.timeout) if self.timeout else coro)
                 if len(outs) != len(reqs):
-                    raise RuntimeError(f"policy returned {len(outs)} completions for {len(reqs)} requests")
+                    raise RuntimeError(
+                        f"policy returned {len(outs)} completions for {len(reqs)} requests"
+                    )
             except asyncio.CancelledError:
                 for _, fut in batch:
                     if not fut.done():
@@ -102,7 +104,9 @@ class _Batcher:
             except BaseException as exc:  # noqa: BLE001 - reported per episode
                 err = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
                 if isinstance(exc, asyncio.TimeoutError):
-                    err = EpisodeError(f"policy {getattr(self.policy, 'name', '?')} timed out after {self.timeout}s")
+                    err = EpisodeError(
+                        f"policy {getattr(self.policy, 'name', '?')} timed out after {self.timeout}s"
+                    )
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(err)
@@ -130,7 +134,11 @@ class _SeatLog:
 
 
 def _is_inline_bot(policy: Any) -> bool:
-    return isinstance(policy, BasePolicy) and getattr(policy, "inline", False) and type(policy).act is not BasePolicy.act
+    return (
+        isinstance(policy, BasePolicy)
+        and getattr(policy, "inline", False)
+        and type(policy).act is not BasePolicy.act
+    )
 
 
 class RolloutEngine:
@@ -188,7 +196,9 @@ class RolloutEngine:
             family = reg.env_spec(env).family
             self._factory: Callable[[], Any] = lambda: reg.make_multiagent(env, **self.env_kwargs)
         else:
-            self._factory = lambda: as_multiagent(env(**self.env_kwargs) if self.env_kwargs else env())
+            self._factory = lambda: as_multiagent(
+                env(**self.env_kwargs) if self.env_kwargs else env()
+            )
         self.threaded_env = threaded_env if threaded_env is not None else family in {"code", "web"}
         self._chat_tokens: dict[int, ChatTokens] = {}
         self.stats: dict[str, Any] = {}
@@ -211,7 +221,9 @@ class RolloutEngine:
         record_seats: Collection[str] | None = None,
     ) -> list[Trajectory]:
         """Play ``group_size`` episodes per seed (a group shares the seed)."""
-        return asyncio.run(self.arun(seeds, policies, group_size=group_size, record_seats=record_seats))
+        return asyncio.run(
+            self.arun(seeds, policies, group_size=group_size, record_seats=record_seats)
+        )
 
     async def arun(
         self,
@@ -222,7 +234,12 @@ class RolloutEngine:
         record_seats: Collection[str] | None = None,
     ) -> list[Trajectory]:
         specs = [
-            EpisodeSpec(seed=s, policies=policies, group_id=f"{self.env_id}:{s}:{gi}", record_seats=record_seats)
+            EpisodeSpec(
+                seed=s,
+                policies=policies,
+                group_id=f"{self.env_id}:{s}:{gi}",
+                record_seats=record_seats,
+            )
             for gi, s in enumerate(seeds)
             for _ in range(group_size)
         ]
@@ -245,7 +262,11 @@ class RolloutEngine:
             results[i] = trajs
             if self.writer is not None:
                 self.writer.write_many(trajs)
-            obs = self._observer if self._observer is not None else getattr(self._registry, "plugin_manager", None)
+            obs = (
+                self._observer
+                if self._observer is not None
+                else getattr(self._registry, "plugin_manager", None)
+            )
             if obs is not None and obs.hook.gymnpt_episode_end.get_hookimpls():
                 for t in trajs:
                     obs.notify("gymnpt_episode_end", record=t.to_dict())
@@ -279,13 +300,17 @@ class RolloutEngine:
             ct = self._chat_tokens[key] = ChatTokens(tokenizer)
         return ct
 
-    async def _call(self, policy: Policy, req: Request, batchers: dict[int, _Batcher]) -> Completion:
+    async def _call(
+        self, policy: Policy, req: Request, batchers: dict[int, _Batcher]
+    ) -> Completion:
         if _is_inline_bot(policy):
             res = policy.act(req)  # type: ignore[attr-defined]
             return res if isinstance(res, Completion) else Completion(text=str(res))
         b = batchers.get(id(policy))
         if b is None:
-            b = batchers[id(policy)] = _Batcher(policy, timeout=self.call_timeout, max_batch=self.max_batch)
+            b = batchers[id(policy)] = _Batcher(
+                policy, timeout=self.call_timeout, max_batch=self.max_batch
+            )
         return await b.submit(req)
 
     async def _env_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -293,7 +318,9 @@ class RolloutEngine:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
-    async def _episode(self, spec: EpisodeSpec, batchers: dict[int, _Batcher], index: int = 0) -> list[Trajectory]:
+    async def _episode(
+        self, spec: EpisodeSpec, batchers: dict[int, _Batcher], index: int = 0
+    ) -> list[Trajectory]:
         episode_id = spec.episode_id or uuid.uuid4().hex[:12]
         t_start = time.perf_counter()
         logs: dict[str, _SeatLog] = {}
@@ -352,10 +379,19 @@ class RolloutEngine:
                     env.close()
                 except Exception:  # noqa: BLE001
                     pass
-        return self._finish(spec, episode_id, env, logs, reason, error, time.perf_counter() - t_start)
+        return self._finish(
+            spec, episode_id, env, logs, reason, error, time.perf_counter() - t_start
+        )
 
     def _prepare(
-        self, env: Any, log: _SeatLog, obs: str, spec: EpisodeSpec, episode_id: str, index: int = 0, seat_index: int = 0
+        self,
+        env: Any,
+        log: _SeatLog,
+        obs: str,
+        spec: EpisodeSpec,
+        episode_id: str,
+        index: int = 0,
+        seat_index: int = 0,
     ) -> Request | None:
         tokenizer = getattr(log.policy, "tokenizer", None)
         new: list[dict[str, str]] = []
@@ -372,7 +408,10 @@ class RolloutEngine:
             else:
                 ended = ct.eos_id is not None and log.token_ids[-1] == ct.eos_id
                 piece = ct.continuation(new, ended_with_eos=ended)
-            if self.max_context_tokens is not None and len(log.token_ids) + len(piece) > self.max_context_tokens:
+            if (
+                self.max_context_tokens is not None
+                and len(log.token_ids) + len(piece) > self.max_context_tokens
+            ):
                 return None
             log.token_ids += piece
             log.loss_mask += [0] * len(piece)
@@ -383,7 +422,9 @@ class RolloutEngine:
         if params.seed is not None:
             # One sampling seed per (run seed, episode, seat, turn): reproducible, yet the
             # episodes of a group (same env seed) sample differently.
-            derived = np.random.SeedSequence([params.seed, index, seat_index, log.turns]).generate_state(1)[0]
+            derived = np.random.SeedSequence(
+                [params.seed, index, seat_index, log.turns]
+            ).generate_state(1)[0]
             params = params.with_(seed=int(derived))
         return Request(
             messages=log.messages,  # the seat's live conversation; policies read it, never change it
@@ -428,7 +469,9 @@ class RolloutEngine:
         error: bool,
         wall: float,
     ) -> list[Trajectory]:
-        opponents = {s: getattr(lg.policy, "name", type(lg.policy).__name__) for s, lg in logs.items()}
+        opponents = {
+            s: getattr(lg.policy, "name", type(lg.policy).__name__) for s, lg in logs.items()
+        }
         out = []
         done = env is not None and not error and _env_done(env)
         for seat, log in logs.items():
@@ -543,21 +586,38 @@ def summarize(trajs: Sequence[Trajectory]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def print_summary(trajs: Sequence[Trajectory], title: str = "rollout summary", console: Any = None) -> None:
+def print_summary(
+    trajs: Sequence[Trajectory], title: str = "rollout summary", console: Any = None
+) -> None:
     """Print a Rich table of :func:`summarize`."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     table = Table(title=title)
-    for col in ("policy", "seat", "episodes", "mean return (95% CI)", "outcomes", "turns", "invalid"):
+    for col in (
+        "policy",
+        "seat",
+        "episodes",
+        "mean return (95% CI)",
+        "outcomes",
+        "turns",
+        "invalid",
+    ):
         table.add_column(col)
     for row in summarize(trajs).values():
         ci = row["return_ci95"]
         ret = f"{row['return_mean']:.3f}" + (f" ± {ci:.3f}" if ci == ci else "")
         outs = ", ".join(f"{k} {v}" for k, v in sorted(row["outcomes"].items()))
-        table.add_row(row["policy"], row["seat"], str(row["episodes"]), ret, outs,
-                      f"{row['turns_mean']:.1f}", f"{row['invalid_rate']:.1%}")
+        table.add_row(
+            row["policy"],
+            row["seat"],
+            str(row["episodes"]),
+            ret,
+            outs,
+            f"{row['turns_mean']:.1f}",
+            f"{row['invalid_rate']:.1%}",
+        )
     console.print(table)
 
 
@@ -571,8 +631,14 @@ class _Progress:
             TimeElapsedColumn,
         )
 
-        self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), TextColumn("{task.fields[extra]}"), transient=False)
+        self.p = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[extra]}"),
+            transient=False,
+        )
         self.task = self.p.add_task(label, total=total, extra="")
         self.returns: list[float] = []
 

@@ -70,7 +70,9 @@ def build_policy(
             if arg and not arg.startswith("http"):
                 model = model or arg
             if not url:
-                raise ValueError("the openai policy needs base_url=http://host:port/v1 (or openai:<url>)")
+                raise ValueError(
+                    "the openai policy needs base_url=http://host:port/v1 (or openai:<url>)"
+                )
             opts["base_url"] = url
             if api_key:
                 opts["api_key"] = api_key

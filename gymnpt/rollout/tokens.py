@@ -32,19 +32,24 @@ class ChatTokens:
         self.eos_id: int | None = tokenizer.eos_token_id
         # What the template writes after the end-of-turn token of an assistant reply
         # (e.g. "\n" in ChatML); it is never sampled, so it is added with the next message.
-        self._probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_REPLY}]
+        self._probe = [
+            {"role": "user", "content": _PROBE_USER},
+            {"role": "assistant", "content": _PROBE_REPLY},
+        ]
         base = self._base = self._render(self._probe, gen=False)
         idx = base.rfind(_PROBE_REPLY)
-        after = base[idx + len(_PROBE_REPLY):] if idx >= 0 else ""
+        after = base[idx + len(_PROBE_REPLY) :] if idx >= 0 else ""
         if self.eos_text and self.eos_text in after:
-            self.after_eos = after[after.index(self.eos_text) + len(self.eos_text):]
+            self.after_eos = after[after.index(self.eos_text) + len(self.eos_text) :]
             self.reply_suffix = after[: after.index(self.eos_text)]
         else:
             self.after_eos = after
             self.reply_suffix = ""
 
     def _render(self, messages: list[dict[str, str]], *, gen: bool) -> str:
-        out = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+        out = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=gen
+        )
         return out if isinstance(out, str) else str(out)
 
     def encode(self, text: str) -> list[int]:
@@ -54,7 +59,9 @@ class ChatTokens:
         """Ids of a fresh conversation (system + first user message) with the generation prompt."""
         return self.encode(self._render(messages, gen=True))
 
-    def continuation(self, new_messages: list[dict[str, str]], *, ended_with_eos: bool) -> list[int]:
+    def continuation(
+        self, new_messages: list[dict[str, str]], *, ended_with_eos: bool
+    ) -> list[int]:
         """Ids to append after a sampled reply so that the model reads ``new_messages`` next.
 
         The template's text for the new messages does not depend on the earlier conversation
@@ -68,10 +75,12 @@ class ChatTokens:
         base = self._base
         full = self._render(self._probe + new_messages, gen=True)
         if full.startswith(base):
-            delta = full[len(base):]
+            delta = full[len(base) :]
         else:  # a template that rewrites history: fall back to rendering the new part alone
             delta = self._render(new_messages, gen=True)
-        prefix = self.after_eos if ended_with_eos else self.reply_suffix + self.eos_text + self.after_eos
+        prefix = (
+            self.after_eos if ended_with_eos else self.reply_suffix + self.eos_text + self.after_eos
+        )
         return self.encode(prefix + delta)
 
     def conversation(self, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:

@@ -100,7 +100,9 @@ class TrajectoryWriter:
 
     def write(self, record: Trajectory | dict[str, Any]) -> None:
         d = record.to_dict() if isinstance(record, Trajectory) else record
-        line = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
+        line = (
+            json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=_json_default) + "\n"
+        )
         with self._lock:
             self._fh.write(line)
             self._fh.flush()

@@ -48,17 +48,25 @@ __all__ = ["BackgroundServer", "Config", "RequestBatcher", "create_app", "run"]
 class Config:
     """``gymnpt serve``: serve a model over the OpenAI API."""
 
-    model: str = field_help("model to serve: tiny, smollm2, a local path or a Hugging Face id", default="tiny")
+    model: str = field_help(
+        "model to serve: tiny, smollm2, a local path or a Hugging Face id", default="tiny"
+    )
     host: str = field_help("interface to listen on (0.0.0.0 for all)", default="127.0.0.1")
     port: int = field_help("TCP port", default=8000)
-    served_name: str = field_help("model name clients send (default: the model argument)", default="")
+    served_name: str = field_help(
+        "model name clients send (default: the model argument)", default=""
+    )
     device: str = field_help("cpu, cuda, cuda:N or auto", default="cpu")
     dtype: str = field_help("float32, bfloat16, float16 or auto", default="float32")
     seed: int = field_help("seed of requests that carry no seed", default=0)
     max_batch_size: int = field_help("the most requests sampled together", default=64)
-    batch_wait_ms: float = field_help("how long to wait for more requests before a batch starts", default=5.0)
+    batch_wait_ms: float = field_help(
+        "how long to wait for more requests before a batch starts", default=5.0
+    )
     api_key: str = field_help("when set, clients must send it as a bearer token", default="")
-    log_level: str = field_help("uvicorn log level: critical, error, warning, info, debug", default="info")
+    log_level: str = field_help(
+        "uvicorn log level: critical, error, warning, info, debug", default="info"
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -68,7 +76,9 @@ class Config:
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
-            raise ValueError(f"log_level must be critical, error, warning, info or debug, got {self.log_level!r}")
+            raise ValueError(
+                f"log_level must be critical, error, warning, info or debug, got {self.log_level!r}"
+            )
 
 
 class RequestBatcher:
@@ -86,7 +96,9 @@ class RequestBatcher:
         self.max_batch_size = max_batch_size
         self.batches = 0
         self.requests = 0
-        self._queue: asyncio.Queue[tuple[list[Request], asyncio.Future[list[Completion]]]] | None = None
+        self._queue: (
+            asyncio.Queue[tuple[list[Request], asyncio.Future[list[Completion]]]] | None
+        ) = None
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, requests: list[Request]) -> list[Completion]:
@@ -184,7 +196,9 @@ def create_app(
         yield
         await batcher.close()
 
-    app = FastAPI(title="gymnpt serve", description=f"OpenAI-compatible API for {name}", lifespan=lifespan)
+    app = FastAPI(
+        title="gymnpt serve", description=f"OpenAI-compatible API for {name}", lifespan=lifespan
+    )
     app.state.policy = policy
     app.state.batcher = batcher
     app.state.served_name = name
@@ -203,7 +217,13 @@ def create_app(
             if request.headers.get("authorization", "") != f"Bearer {api_key}":
                 return JSONResponse(
                     status_code=401,
-                    content={"error": {"message": "missing or wrong API key", "type": "authentication_error", "code": 401}},
+                    content={
+                        "error": {
+                            "message": "missing or wrong API key",
+                            "type": "authentication_error",
+                            "code": 401,
+                        }
+                    },
                 )
         return await call_next(request)
 
@@ -221,8 +241,15 @@ def create_app(
     async def models() -> dict[str, Any]:
         return {
             "object": "list",
-            "data": [{"id": name, "object": "model", "created": started, "owned_by": "gymnpt",
-                      "version": int(getattr(policy, "version", 0))}],
+            "data": [
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": started,
+                    "owned_by": "gymnpt",
+                    "version": int(getattr(policy, "version", 0)),
+                }
+            ],
         }
 
     async def body_of(request: HTTPRequest) -> dict[str, Any]:
@@ -234,7 +261,11 @@ def create_app(
             raise APIError(400, "the request body must be a JSON object")
         model = body.get("model")
         if model not in (None, "", name):
-            raise APIError(404, f"model {model!r} is not served here; this server serves {name!r}", "not_found_error")
+            raise APIError(
+                404,
+                f"model {model!r} is not served here; this server serves {name!r}",
+                "not_found_error",
+            )
         if body.get("stream"):
             raise APIError(400, "stream=true is not supported by gymnpt serve")
         return body
@@ -257,7 +288,9 @@ def create_app(
                 "token_ids": comp.token_ids,
             }
             choices.append(choice)
-        prompt_ids = policy.encode_messages(messages) if hasattr(policy, "encode_messages") else None
+        prompt_ids = (
+            policy.encode_messages(messages) if hasattr(policy, "encode_messages") else None
+        )
         return _answer("chat.completion", "chatcmpl", name, choices, outs, prompt_ids)
 
     @app.post("/v1/completions")
@@ -268,7 +301,9 @@ def create_app(
         prompts = _prompts(body.get("prompt"), tokenizer, _vocab_size(policy, tokenizer))
         params, n = _sampling(body, default_max_tokens=16)
         lp = body.get("logprobs")
-        if lp is not None and (isinstance(lp, bool) or not isinstance(lp, int) or not 0 <= lp <= 20):
+        if lp is not None and (
+            isinstance(lp, bool) or not isinstance(lp, int) or not 0 <= lp <= 20
+        ):
             raise APIError(400, f"logprobs must be an integer in 0..20 or null, got {lp!r}")
         reqs = [
             Request(messages=[], prompt_token_ids=p, params=_seeded(params, i))
@@ -278,13 +313,15 @@ def create_app(
         outs = await _generate(batcher, reqs)
         choices = []
         for i, comp in enumerate(outs):
-            choices.append({
-                "index": i,
-                "text": comp.text,
-                "finish_reason": comp.finish_reason,
-                "logprobs": _completion_logprobs(tokenizer, comp) if lp is not None else None,
-                "token_ids": comp.token_ids,
-            })
+            choices.append(
+                {
+                    "index": i,
+                    "text": comp.text,
+                    "finish_reason": comp.finish_reason,
+                    "logprobs": _completion_logprobs(tokenizer, comp) if lp is not None else None,
+                    "token_ids": comp.token_ids,
+                }
+            )
         prompt_ids = prompts[0] if len(prompts) == 1 else prompts
         return _answer("text_completion", "cmpl", name, choices, outs, prompt_ids)
 
@@ -316,7 +353,11 @@ def _messages(raw: Any) -> list[dict[str, str]]:
             raise APIError(400, f"each message needs a role and content, got {str(m)[:100]}")
         content = m.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            content = "".join(
+                p.get("text", "")
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
         if content is None:
             content = ""
         if not isinstance(content, str):
@@ -346,7 +387,9 @@ def _prompts(raw: Any, tokenizer: Any, vocab: int) -> list[list[int]]:
             raise APIError(400, f"token ids out of range 0..{vocab - 1}: {bad[:5]}")
         return ids
 
-    if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
+    if isinstance(raw, str) or (
+        isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)
+    ):
         return [one(raw)]
     if isinstance(raw, list) and raw:
         return [one(p) for p in raw]
@@ -357,7 +400,11 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type) -> Any:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (kind is int and not isinstance(value, int))
+    ):
         raise APIError(400, f"{key} must be a {kind.__name__}, got {value!r}")
     return kind(value)
 
@@ -366,7 +413,9 @@ def _sampling(body: dict[str, Any], default_max_tokens: int) -> tuple[SamplingPa
     temperature = _number(body, "temperature", 1.0, float)
     top_p = _number(body, "top_p", 1.0, float)
     max_tokens = _number(body, "max_completion_tokens", None, int)
-    max_tokens = _number(body, "max_tokens", max_tokens if max_tokens is not None else default_max_tokens, int)
+    max_tokens = _number(
+        body, "max_tokens", max_tokens if max_tokens is not None else default_max_tokens, int
+    )
     n = _number(body, "n", 1, int)
     seed = _number(body, "seed", None, int)
     stop = body.get("stop")
@@ -382,8 +431,13 @@ def _sampling(body: dict[str, Any], default_max_tokens: int) -> tuple[SamplingPa
         raise APIError(400, f"max_tokens must be >= 1, got {max_tokens}")
     if not 1 <= n <= 128:
         raise APIError(400, f"n must be in 1..128, got {n}")
-    params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_tokens,
-                            stop=[s for s in stop if s] or None if stop else None, seed=seed)
+    params = SamplingParams(
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_tokens,
+        stop=[s for s in stop if s] or None if stop else None,
+        seed=seed,
+    )
     return params, n
 
 
@@ -406,7 +460,9 @@ def _chat_logprobs(tokenizer: Any, comp: Completion) -> list[dict[str, Any]]:
     out = []
     for tid, lp in zip(comp.token_ids or [], comp.logprobs or [], strict=False):
         text = _token_text(tokenizer, tid)
-        out.append({"token": text, "logprob": lp, "bytes": list(text.encode("utf-8")), "top_logprobs": []})
+        out.append(
+            {"token": text, "logprob": lp, "bytes": list(text.encode("utf-8")), "top_logprobs": []}
+        )
     return out
 
 
@@ -417,11 +473,21 @@ def _completion_logprobs(tokenizer: Any, comp: Completion) -> dict[str, Any]:
         tokens.append(text)
         offsets.append(pos)
         pos += len(text)
-    return {"tokens": tokens, "token_logprobs": list(comp.logprobs or []), "top_logprobs": None, "text_offset": offsets}
+    return {
+        "tokens": tokens,
+        "token_logprobs": list(comp.logprobs or []),
+        "top_logprobs": None,
+        "text_offset": offsets,
+    }
 
 
 def _answer(
-    obj: str, prefix: str, name: str, choices: list[dict[str, Any]], outs: list[Completion], prompt_ids: Any
+    obj: str,
+    prefix: str,
+    name: str,
+    choices: list[dict[str, Any]],
+    outs: list[Completion],
+    prompt_ids: Any,
 ) -> dict[str, Any]:
     prompt_tokens = sum(int(c.info.get("prompt_tokens", 0)) for c in outs[:1]) if outs else 0
     if prompt_ids and isinstance(prompt_ids[0], list):
@@ -468,8 +534,12 @@ class BackgroundServer:
                 s.bind((host, 0))
                 port = int(s.getsockname()[1])
         self.host, self.port = host, port
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, name=f"gymnpt-serve-{port}", daemon=True)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, name=f"gymnpt-serve-{port}", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -507,10 +577,20 @@ def run(cfg: Config) -> int:
 
     console = Console(stderr=True)
     console.print(f"loading {cfg.model} ...")
-    policy = HFPolicy(cfg.model, device=cfg.device, dtype=cfg.dtype, seed=cfg.seed,
-                      max_batch_size=cfg.max_batch_size)
-    app = create_app(policy, served_name=cfg.served_name or cfg.model, batch_wait_ms=cfg.batch_wait_ms,
-                     max_batch_size=cfg.max_batch_size, api_key=cfg.api_key or None)
+    policy = HFPolicy(
+        cfg.model,
+        device=cfg.device,
+        dtype=cfg.dtype,
+        seed=cfg.seed,
+        max_batch_size=cfg.max_batch_size,
+    )
+    app = create_app(
+        policy,
+        served_name=cfg.served_name or cfg.model,
+        batch_wait_ms=cfg.batch_wait_ms,
+        max_batch_size=cfg.max_batch_size,
+        api_key=cfg.api_key or None,
+    )
     console.print(f"serving {app.state.served_name!r} at http://{cfg.host}:{cfg.port}/v1")
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
     return 0

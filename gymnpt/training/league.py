@@ -158,7 +158,9 @@ class League:
         if not isinstance(name, str) or not name:
             raise ValueError("a league member needs a non-empty name")
         if not callable(source) and not isinstance(source, (str, os.PathLike)):
-            raise TypeError(f"source must be a policy factory or a path, got {type(source).__name__}")
+            raise TypeError(
+                f"source must be a policy factory or a path, got {type(source).__name__}"
+            )
         path = None if callable(source) else os.fspath(source)
         old = self.members.get(name)
         if old is not None:
@@ -166,8 +168,14 @@ class League:
             old.meta.update(meta)
             member = old
         else:
-            member = Member(name=name, kind=kind, path=path, index=self._next_index,
-                            rating=self.learner_rating if kind == "snapshot" else 1500.0, meta=dict(meta))
+            member = Member(
+                name=name,
+                kind=kind,
+                path=path,
+                index=self._next_index,
+                rating=self.learner_rating if kind == "snapshot" else 1500.0,
+                meta=dict(meta),
+            )
             self._next_index += 1
             self.members[name] = member
         if callable(source):
@@ -188,7 +196,9 @@ class League:
     def _prune(self) -> None:
         if self.max_snapshots is None:
             return
-        snaps = sorted((m for m in self.members.values() if m.kind == "snapshot"), key=lambda m: m.index)
+        snaps = sorted(
+            (m for m in self.members.values() if m.kind == "snapshot"), key=lambda m: m.index
+        )
         for m in snaps[: max(0, len(snaps) - self.max_snapshots)]:
             self.remove(m.name)
 
@@ -205,7 +215,9 @@ class League:
     def _member(self, name: str) -> Member:
         m = self.members.get(name)
         if m is None:
-            raise KeyError(f"no league member {name!r}; members: {', '.join(self.names()) or '(none)'}")
+            raise KeyError(
+                f"no league member {name!r}; members: {', '.join(self.names()) or '(none)'}"
+            )
         return m
 
     # ---- policies -----------------------------------------------------------------------
@@ -238,7 +250,9 @@ class League:
     def weights(self, strategy: str = "uniform") -> dict[str, float]:
         """The normalized sampling probability of every member under ``strategy``."""
         if strategy not in STRATEGIES:
-            raise ValueError(f"unknown league strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+            raise ValueError(
+                f"unknown league strategy {strategy!r}; choose from {', '.join(STRATEGIES)}"
+            )
         names = self.names()
         if not names:
             return {}
@@ -287,7 +301,9 @@ class League:
         m = self._member(name)
         if isinstance(result, str):
             if result not in _RESULTS:
-                raise ValueError(f"result must be win/draw/loss or a score in [0, 1], got {result!r}")
+                raise ValueError(
+                    f"result must be win/draw/loss or a score in [0, 1], got {result!r}"
+                )
             s = _RESULTS[result]
         else:
             s = float(result)
@@ -352,10 +368,17 @@ class League:
         """One row per member: name, kind, rating, games, W-D-L, the learner's score so far and
         its estimated score now."""
         return [
-            {"name": m.name, "kind": m.kind, "rating": round(m.rating, 1), "games": m.games,
-             "wins": m.wins, "draws": m.draws, "losses": m.losses,
-             "learner_score": None if math.isnan(m.score) else m.score,
-             "learner_expected": round(self.expected_score(m.name), 4)}
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "rating": round(m.rating, 1),
+                "games": m.games,
+                "wins": m.wins,
+                "draws": m.draws,
+                "losses": m.losses,
+                "learner_score": None if math.isnan(m.score) else m.score,
+                "learner_expected": round(self.expected_score(m.name), 4),
+            }
             for m in (self.members[n] for n in self.names())
         ]
 

@@ -62,12 +62,16 @@ OLD_LOGPROBS = ("sampler", "recompute")
 class LoraConfig:
     """LoRA adapters through PEFT (``r=0`` trains all weights)."""
 
-    r: int = field(default=0, metadata={"help": "LoRA rank; 0 disables LoRA and trains every weight."})
+    r: int = field(
+        default=0, metadata={"help": "LoRA rank; 0 disables LoRA and trains every weight."}
+    )
     alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (lora_alpha)."})
     dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
     target_modules: str = field(
         default="all-linear",
-        metadata={"help": "Modules to adapt: 'all-linear' or a comma-separated list such as 'q_proj,v_proj'."},
+        metadata={
+            "help": "Modules to adapt: 'all-linear' or a comma-separated list such as 'q_proj,v_proj'."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -81,44 +85,69 @@ class LoraConfig:
 class LearnerConfig:
     """Settings of the policy-gradient update."""
 
-    algo: str = field(default="grpo", metadata={"help": "Advantage estimator: grpo, dr_grpo or rloo."})
+    algo: str = field(
+        default="grpo", metadata={"help": "Advantage estimator: grpo, dr_grpo or rloo."}
+    )
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99], metadata={"help": "AdamW betas."})
-    epochs: int = field(default=1, metadata={"help": "Passes over each rollout batch (PPO epochs)."})
+    betas: list[float] = field(
+        default_factory=lambda: [0.9, 0.99], metadata={"help": "AdamW betas."}
+    )
+    epochs: int = field(
+        default=1, metadata={"help": "Passes over each rollout batch (PPO epochs)."}
+    )
     minibatch_size: int = field(
-        default=16, metadata={"help": "Trajectories per optimizer step; 0 means the whole batch in one step."}
+        default=16,
+        metadata={"help": "Trajectories per optimizer step; 0 means the whole batch in one step."},
     )
     micro_batch_size: int = field(
-        default=4, metadata={"help": "Trajectories per forward/backward pass (gradient accumulation); raise it on GPU."}
+        default=4,
+        metadata={
+            "help": "Trajectories per forward/backward pass (gradient accumulation); raise it on GPU."
+        },
     )
     micro_batch_tokens: int = field(
         default=0, metadata={"help": "Cap on padded tokens per forward pass; 0 for no cap."}
     )
-    clip_eps: float = field(default=0.2, metadata={"help": "Lower clip range of the probability ratio."})
+    clip_eps: float = field(
+        default=0.2, metadata={"help": "Lower clip range of the probability ratio."}
+    )
     clip_eps_high: float = field(
         default=0.0, metadata={"help": "Upper clip range; 0 uses clip_eps (symmetric clipping)."}
     )
     kl_coef: float = field(
-        default=0.0, metadata={"help": "Weight of the KL penalty to the frozen reference model; 0 disables it."}
+        default=0.0,
+        metadata={"help": "Weight of the KL penalty to the frozen reference model; 0 disables it."},
     )
     loss_agg: str = field(
         default="token",
-        metadata={"help": "Loss averaging: 'token' (mean over all sampled tokens) or 'sequence' (mean of per-episode means)."},
+        metadata={
+            "help": "Loss averaging: 'token' (mean over all sampled tokens) or 'sequence' (mean of per-episode means)."
+        },
     )
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient-norm clip; 0 disables clipping."})
-    adv_eps: float = field(default=1e-4, metadata={"help": "Added to the group std in grpo normalisation."})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Gradient-norm clip; 0 disables clipping."}
+    )
+    adv_eps: float = field(
+        default=1e-4, metadata={"help": "Added to the group std in grpo normalisation."}
+    )
     filter_zero_std: bool = field(
-        default=True, metadata={"help": "Drop groups whose returns are all equal (dynamic sampling)."}
+        default=True,
+        metadata={"help": "Drop groups whose returns are all equal (dynamic sampling)."},
     )
     old_logprobs: str = field(
         default="sampler",
-        metadata={"help": "Where the ratio's old logprobs come from: 'sampler' (as sampled) or 'recompute' (a forward pass before the update)."},
+        metadata={
+            "help": "Where the ratio's old logprobs come from: 'sampler' (as sampled) or 'recompute' (a forward pass before the update)."
+        },
     )
     temperature: float = field(
-        default=1.0, metadata={"help": "Sampling temperature; logits are divided by it to match the sampler."}
+        default=1.0,
+        metadata={"help": "Sampling temperature; logits are divided by it to match the sampler."},
     )
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward to save memory."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations in backward to save memory."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed of the minibatch shuffling generator."})
 
     def __post_init__(self) -> None:
@@ -127,13 +156,17 @@ class LearnerConfig:
         if self.loss_agg not in LOSS_AGGS:
             raise ValueError(f"loss_agg must be one of {LOSS_AGGS}, got {self.loss_agg!r}")
         if self.old_logprobs not in OLD_LOGPROBS:
-            raise ValueError(f"old_logprobs must be one of {OLD_LOGPROBS}, got {self.old_logprobs!r}")
+            raise ValueError(
+                f"old_logprobs must be one of {OLD_LOGPROBS}, got {self.old_logprobs!r}"
+            )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.minibatch_size < 0 or self.micro_batch_size < 1 or self.micro_batch_tokens < 0:
-            raise ValueError("minibatch_size must be >= 0, micro_batch_size >= 1 and micro_batch_tokens >= 0")
+            raise ValueError(
+                "minibatch_size must be >= 0, micro_batch_size >= 1 and micro_batch_tokens >= 0"
+            )
         if self.clip_eps <= 0 or self.clip_eps_high < 0:
             raise ValueError("clip_eps must be > 0 and clip_eps_high >= 0")
         if self.kl_coef < 0 or self.max_grad_norm < 0 or self.temperature <= 0:
@@ -236,9 +269,13 @@ def make_batch(trajs: Sequence[Trajectory], advantages: Sequence[float]) -> Batc
         if not t.token_ids or not any(t.loss_mask):
             continue
         if len(t.loss_mask) != len(t.token_ids):
-            raise ValueError(f"trajectory {t.episode_id}: {len(t.token_ids)} token ids but {len(t.loss_mask)} mask entries")
+            raise ValueError(
+                f"trajectory {t.episode_id}: {len(t.token_ids)} token ids but {len(t.loss_mask)} mask entries"
+            )
         if t.loss_mask[0]:
-            raise ValueError(f"trajectory {t.episode_id}: the first token cannot be a sampled token")
+            raise ValueError(
+                f"trajectory {t.episode_id}: the first token cannot be a sampled token"
+            )
         lps = list(t.logprobs) if len(t.logprobs) == len(t.token_ids) else [0.0] * len(t.token_ids)
         missing = len(t.logprobs) != len(t.token_ids) or bool(t.info.get("retokenized"))
         b.input_ids.append(list(t.token_ids))
@@ -249,7 +286,9 @@ def make_batch(trajs: Sequence[Trajectory], advantages: Sequence[float]) -> Batc
     return b
 
 
-def _pad(rows: list[list[Any]], value: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def _pad(
+    rows: list[list[Any]], value: Any, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     width = max(len(r) for r in rows)
     out = torch.full((len(rows), width), value, dtype=dtype)
     for i, r in enumerate(rows):
@@ -387,8 +426,13 @@ def apply_lora(model: nn.Module, cfg: LoraConfig) -> nn.Module:
     targets: str | list[str] = cfg.target_modules
     if targets != "all-linear":
         targets = [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
-    pcfg = peft.LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                           target_modules=targets, task_type="CAUSAL_LM")
+    pcfg = peft.LoraConfig(
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
     return peft.get_peft_model(model, pcfg)
 
 
@@ -405,15 +449,18 @@ class Learner:
             a PEFT model uses itself with adapters disabled, otherwise a frozen copy is made.
     """
 
-    def __init__(self, model: nn.Module, cfg: LearnerConfig | None = None, ref_model: nn.Module | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, cfg: LearnerConfig | None = None, ref_model: nn.Module | None = None
+    ) -> None:
         self.cfg = cfg = cfg or LearnerConfig()
         self.model = model
         self.device = next(model.parameters()).device
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the model has no trainable parameters")
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                           betas=(cfg.betas[0], cfg.betas[1]))
+        self.optimizer = torch.optim.AdamW(
+            params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.betas[0], cfg.betas[1])
+        )
         self.ref_model = ref_model
         self._ref_is_adapter_off = False
         if cfg.kl_coef > 0 and ref_model is None:
@@ -437,7 +484,11 @@ class Learner:
         cur: list[int] = []
         for i in rows:
             width = len(batch.input_ids[cur[0]]) if cur else len(batch.input_ids[i])
-            over_tokens = self.cfg.micro_batch_tokens and cur and width * (len(cur) + 1) > self.cfg.micro_batch_tokens
+            over_tokens = (
+                self.cfg.micro_batch_tokens
+                and cur
+                and width * (len(cur) + 1) > self.cfg.micro_batch_tokens
+            )
             if cur and (len(cur) >= self.cfg.micro_batch_size or over_tokens):
                 yield cur
                 cur = []
@@ -453,15 +504,26 @@ class Learner:
         old = _pad([batch.old_logprobs[i] for i in rows], 0.0, torch.float32, dev)
         adv = torch.tensor([batch.advantages[i] for i in rows], dtype=torch.float32, device=dev)
         seq = torch.arange(len(rows), device=dev).unsqueeze(1).expand_as(mask)
-        return {"ids": ids, "attn": attn, "mask": mask, "old": old[mask], "adv": adv[seq[mask]], "seq": seq[mask]}
+        return {
+            "ids": ids,
+            "attn": attn,
+            "mask": mask,
+            "old": old[mask],
+            "adv": adv[seq[mask]],
+            "seq": seq[mask],
+        }
 
     @torch.no_grad()
     def _ref_logprobs(self, t: dict[str, torch.Tensor]) -> torch.Tensor:
         if self._ref_is_adapter_off:
             with self.model.disable_adapter():  # type: ignore[operator]
-                return token_logprobs(self.model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature)[0]
+                return token_logprobs(
+                    self.model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature
+                )[0]
         assert self.ref_model is not None
-        return token_logprobs(self.ref_model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature)[0]
+        return token_logprobs(
+            self.ref_model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature
+        )[0]
 
     @torch.no_grad()
     def recompute_old_logprobs(self, batch: Batch, rows: Sequence[int] | None = None) -> None:
@@ -473,7 +535,9 @@ class Learner:
         self.model.eval()
         for mb in self._micro_batches(rows, batch):
             t = self._tensors(mb, batch)
-            logp, _ = token_logprobs(self.model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature)
+            logp, _ = token_logprobs(
+                self.model, t["ids"], t["attn"], t["mask"], temperature=self.cfg.temperature
+            )
             values: list[float] = logp.cpu().tolist()
             k = 0
             for i in mb:  # logprobs come row by row in micro-batch order
@@ -485,7 +549,9 @@ class Learner:
         self.model.train(was_training)
 
     # ---- algorithm: one update on a batch of trajectories ------------------------------------
-    def step(self, trajs: Sequence[Trajectory], advantages: Sequence[float] | None = None) -> dict[str, float]:
+    def step(
+        self, trajs: Sequence[Trajectory], advantages: Sequence[float] | None = None
+    ) -> dict[str, float]:
         """Compute advantages and run ``epochs`` of clipped policy-gradient updates.
 
         Args:
@@ -507,10 +573,15 @@ class Learner:
         else:
             if cfg.filter_zero_std:
                 trajs, dropped = filter_groups(trajs)
-            adv_list = compute_advantages([t.return_ for t in trajs], group_keys(trajs), cfg.algo, cfg.adv_eps).tolist()
+            adv_list = compute_advantages(
+                [t.return_ for t in trajs], group_keys(trajs), cfg.algo, cfg.adv_eps
+            ).tolist()
         batch = make_batch(trajs, adv_list)
-        metrics: dict[str, float] = {"learn/trajectories": float(len(batch)), "learn/groups_dropped": float(dropped),
-                                     "learn/trajectories_in": float(n_in)}
+        metrics: dict[str, float] = {
+            "learn/trajectories": float(len(batch)),
+            "learn/groups_dropped": float(dropped),
+            "learn/trajectories_in": float(n_in),
+        }
         if len(batch) == 0:
             metrics.update({"learn/skipped": 1.0, "time/learn": time.perf_counter() - t0})
             return metrics
@@ -528,11 +599,24 @@ class Learner:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         """This micro-batch's share of the minibatch loss (its parts sum to the minibatch mean)."""
         cfg = self.cfg
-        logp, ent = token_logprobs(self.model, t["ids"], t["attn"], t["mask"],
-                                   temperature=cfg.temperature, with_entropy=True)
+        logp, ent = token_logprobs(
+            self.model,
+            t["ids"],
+            t["attn"],
+            t["mask"],
+            temperature=cfg.temperature,
+            with_entropy=True,
+        )
         ref = self._ref_logprobs(t) if cfg.kl_coef > 0 else None
-        loss_tok, parts = policy_loss(logp, t["old"], t["adv"], clip_low=cfg.clip_eps,
-                                      clip_high=cfg.clip_eps_high or cfg.clip_eps, ref_logp=ref, kl_coef=cfg.kl_coef)
+        loss_tok, parts = policy_loss(
+            logp,
+            t["old"],
+            t["adv"],
+            clip_low=cfg.clip_eps,
+            clip_high=cfg.clip_eps_high or cfg.clip_eps,
+            ref_logp=ref,
+            kl_coef=cfg.kl_coef,
+        )
         if cfg.loss_agg == "token":
             loss = loss_tok.sum() / n_tokens
         else:  # sequence: mean over each episode's tokens, then mean over episodes
@@ -551,7 +635,10 @@ class Learner:
         n_tokens = sum(sum(batch.loss_mask[i]) for i in rows)
         total = torch.zeros((), device=self.device)
         for mb in self._micro_batches(rows, batch):
-            total = total + self._micro_loss(self._tensors(mb, batch), n_rows=len(rows), n_tokens=n_tokens)[0]
+            total = (
+                total
+                + self._micro_loss(self._tensors(mb, batch), n_rows=len(rows), n_tokens=n_tokens)[0]
+            )
         return total
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -559,7 +646,14 @@ class Learner:
         cfg = self.cfg
         self.model.train()
         t0 = time.perf_counter()
-        sums = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "approx_kl": 0.0, "ratio": 0.0, "entropy": 0.0}
+        sums = {
+            "pg": 0.0,
+            "kl": 0.0,
+            "clipped": 0.0,
+            "approx_kl": 0.0,
+            "ratio": 0.0,
+            "entropy": 0.0,
+        }
         n_tok_seen = 0
         grad_norms: list[float] = []
         trained_tokens = 0
@@ -567,12 +661,14 @@ class Learner:
         for _epoch in range(cfg.epochs):
             order = torch.randperm(len(batch), generator=self.generator).tolist()
             for start in range(0, len(batch), mb_size):
-                rows = order[start: start + mb_size]
+                rows = order[start : start + mb_size]
                 n_tokens = sum(sum(batch.loss_mask[i]) for i in rows)
                 self.optimizer.zero_grad(set_to_none=True)
                 for mb in self._micro_batches(rows, batch):
                     t = self._tensors(mb, batch)
-                    loss, logp, ent, parts = self._micro_loss(t, n_rows=len(rows), n_tokens=n_tokens)
+                    loss, logp, ent, parts = self._micro_loss(
+                        t, n_rows=len(rows), n_tokens=n_tokens
+                    )
                     loss.backward()
                     k = logp.numel()
                     n_tok_seen += k
@@ -586,7 +682,9 @@ class Learner:
                 if cfg.max_grad_norm > 0:
                     gn = torch.nn.utils.clip_grad_norm_(self._params(), cfg.max_grad_norm)
                 else:
-                    gn = torch.norm(torch.stack([p.grad.norm() for p in self._params() if p.grad is not None]))
+                    gn = torch.norm(
+                        torch.stack([p.grad.norm() for p in self._params() if p.grad is not None])
+                    )
                 grad_norms.append(float(gn))
                 self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -612,8 +710,11 @@ class Learner:
     # ---- checkpoint state ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Optimizer, shuffling generator and counters (the model is saved separately)."""
-        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "updates": self.updates}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "updates": self.updates,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""

@@ -36,17 +36,37 @@ __all__ = ["LeagueConfig", "RoleBaseline", "SelfPlay"]
 class LeagueConfig:
     """Opponents for self-play beyond the learner itself."""
 
-    snapshot_every: int = field(default=0, metadata={"help": "Add a frozen snapshot of the learner every N steps (0 = pure self-play)."})
-    strategy: str = field(default="rating", metadata={"help": "How opponents are sampled: uniform, recency or rating."})
-    max_snapshots: int = field(default=5, metadata={"help": "Snapshots kept in the pool (oldest dropped)."})
-    bots: list[str] = field(default_factory=list, metadata={"help": "Bots in the pool (default: the env's bots) once snapshots start."})
-    self_share: float = field(default=0.5, metadata={"help": "Share of groups where the learner plays itself while the pool is not empty."})
+    snapshot_every: int = field(
+        default=0,
+        metadata={
+            "help": "Add a frozen snapshot of the learner every N steps (0 = pure self-play)."
+        },
+    )
+    strategy: str = field(
+        default="rating",
+        metadata={"help": "How opponents are sampled: uniform, recency or rating."},
+    )
+    max_snapshots: int = field(
+        default=5, metadata={"help": "Snapshots kept in the pool (oldest dropped)."}
+    )
+    bots: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Bots in the pool (default: the env's bots) once snapshots start."},
+    )
+    self_share: float = field(
+        default=0.5,
+        metadata={
+            "help": "Share of groups where the learner plays itself while the pool is not empty."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.snapshot_every < 0:
             raise ValueError("league.snapshot_every must be >= 0")
         if self.strategy not in ("uniform", "recency", "rating"):
-            raise ValueError(f"league.strategy must be uniform, recency or rating, got {self.strategy!r}")
+            raise ValueError(
+                f"league.strategy must be uniform, recency or rating, got {self.strategy!r}"
+            )
         if not 0.0 <= self.self_share <= 1.0:
             raise ValueError("league.self_share must be in [0, 1]")
         if self.max_snapshots < 1:
@@ -71,7 +91,9 @@ class RoleBaseline:
         for role, rs in by_role.items():
             mean = float(np.mean(rs))
             old = self.baselines.get(role)
-            self.baselines[role] = mean if old is None else self.decay * old + (1 - self.decay) * mean
+            self.baselines[role] = (
+                mean if old is None else self.decay * old + (1 - self.decay) * mean
+            )
         return adv
 
     def state_dict(self) -> dict[str, Any]:
@@ -136,26 +158,45 @@ class SelfPlay:
 
         for name in self._bot_names:
             if name not in self.league:
-                self.league.add(name, lambda n=name: build_policy(n, self.env_id, registry=self.registry), kind="bot")
+                self.league.add(
+                    name,
+                    lambda n=name: build_policy(n, self.env_id, registry=self.registry),
+                    kind="bot",
+                )
 
     # ---- episodes -------------------------------------------------------------------------
-    def episodes(self, seeds: Sequence[int], group_size: int, learner: Any, tag: str) -> list[EpisodeSpec]:
+    def episodes(
+        self, seeds: Sequence[int], group_size: int, learner: Any, tag: str
+    ) -> list[EpisodeSpec]:
         """One group of ``group_size`` episodes per seed, against itself or a league member."""
         specs: list[EpisodeSpec] = []
         pool = self.league is not None and len(self.league) > 0
         for k, seed in enumerate(seeds):
             if not pool or self.rng.random() < self.cfg.self_share:
                 for _ in range(group_size):
-                    specs.append(EpisodeSpec(seed=seed, policies=learner, group_id=f"{tag}:{seed}:self",
-                                             tags={"opponent": "self"}))
+                    specs.append(
+                        EpisodeSpec(
+                            seed=seed,
+                            policies=learner,
+                            group_id=f"{tag}:{seed}:self",
+                            tags={"opponent": "self"},
+                        )
+                    )
                 continue
             name = self.league.sample(self.cfg.strategy)
             opp = self.league.policy(name)
             seat = self.seats[k % len(self.seats)]
             pols = {s: (learner if s == seat else opp) for s in self.seats}
             for _ in range(group_size):
-                specs.append(EpisodeSpec(seed=seed, policies=pols, record_seats=[seat],
-                                         group_id=f"{tag}:{seed}:{name}", tags={"opponent": name}))
+                specs.append(
+                    EpisodeSpec(
+                        seed=seed,
+                        policies=pols,
+                        record_seats=[seat],
+                        group_id=f"{tag}:{seed}:{name}",
+                        tags={"opponent": name},
+                    )
+                )
         return specs
 
     def record(self, trajs: Sequence[Trajectory]) -> dict[str, float]:

@@ -61,8 +61,13 @@ EVAL_SEED_FLOOR = 1_000_000
 class WarmStartConfig:
     """Supervised warm start on episodes of a scripted bot (the first stage of ``train``)."""
 
-    steps: int = field(default=40, metadata={"help": "SFT optimizer steps; 0 skips the warm start."})
-    bot: str = field(default="", metadata={"help": "Bot whose episodes are imitated (default: the env's strong bot)."})
+    steps: int = field(
+        default=40, metadata={"help": "SFT optimizer steps; 0 skips the warm start."}
+    )
+    bot: str = field(
+        default="",
+        metadata={"help": "Bot whose episodes are imitated (default: the env's strong bot)."},
+    )
     episodes: int = field(default=128, metadata={"help": "Bot episodes to imitate."})
     batch_size: int = field(default=8, metadata={"help": "Conversations per SFT step."})
     lr: float = field(default=3e-3, metadata={"help": "SFT learning rate (AdamW)."})
@@ -73,7 +78,9 @@ class WarmStartConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.episodes < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("sft.steps must be >= 0, sft.episodes and sft.batch_size >= 1, sft.lr > 0")
+            raise ValueError(
+                "sft.steps must be >= 0, sft.episodes and sft.batch_size >= 1, sft.lr > 0"
+            )
 
 
 @dataclass
@@ -81,21 +88,39 @@ class EvalConfig:
     """Evaluation on held-out seeds."""
 
     episodes: int = field(default=200, metadata={"help": "Episodes per agent in the final table."})
-    seed: int = field(default=EVAL_SEED_FLOOR, metadata={"help": "First held-out seed (>= 1000000)."})
-    every: int = field(default=0, metadata={"help": "Evaluate the model every N steps during training; 0 = only at the end."})
-    periodic_episodes: int = field(default=32, metadata={"help": "Episodes per periodic evaluation."})
+    seed: int = field(
+        default=EVAL_SEED_FLOOR, metadata={"help": "First held-out seed (>= 1000000)."}
+    )
+    every: int = field(
+        default=0,
+        metadata={"help": "Evaluate the model every N steps during training; 0 = only at the end."},
+    )
+    periodic_episodes: int = field(
+        default=32, metadata={"help": "Episodes per periodic evaluation."}
+    )
     bots: list[str] = field(
         default_factory=list,
-        metadata={"help": "Bots in the final table (default: bot:random and the env's strong bot)."},
+        metadata={
+            "help": "Bots in the final table (default: bot:random and the env's strong bot)."
+        },
     )
     opponent: str = field(default="bot:random", metadata={"help": "Opponent in multi-seat envs."})
-    temperature: float = field(default=-1.0, metadata={"help": "Model sampling temperature at evaluation; -1 = the training temperature."})
+    temperature: float = field(
+        default=-1.0,
+        metadata={
+            "help": "Model sampling temperature at evaluation; -1 = the training temperature."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.periodic_episodes < 1 or self.every < 0:
-            raise ValueError("eval.episodes and eval.periodic_episodes must be >= 1, eval.every >= 0")
+            raise ValueError(
+                "eval.episodes and eval.periodic_episodes must be >= 1, eval.every >= 0"
+            )
         if self.seed < EVAL_SEED_FLOOR:
-            raise ValueError(f"eval.seed must be >= {EVAL_SEED_FLOOR} so that evaluation seeds are never trained on")
+            raise ValueError(
+                f"eval.seed must be >= {EVAL_SEED_FLOOR} so that evaluation seeds are never trained on"
+            )
 
 
 @dataclass
@@ -106,51 +131,130 @@ class DataConfig:
     batch_size: int = field(default=8, metadata={"help": "Examples per device step."})
     lr: float = field(default=5e-5, metadata={"help": "Learning rate."})
     beta: float = field(default=0.1, metadata={"help": "DPO beta."})
-    min_return: float = field(default=float("-inf"), metadata={"help": "SFT: keep episodes with at least this return (besides success/win outcomes)."})
-    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (-1 = epochs decide)."})
+    min_return: float = field(
+        default=float("-inf"),
+        metadata={
+            "help": "SFT: keep episodes with at least this return (besides success/win outcomes)."
+        },
+    )
+    max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many steps (-1 = epochs decide)."}
+    )
 
 
 @dataclass
 class Config:
     """``gymnpt train``: reinforcement learning on a text env (or SFT/DPO on trajectories)."""
 
-    env: str = field(default="snake", metadata={"help": "Env id, with variants in brackets (snake[size=6])."})
-    env_kwargs: dict[str, Any] = field(default_factory=dict, metadata={"help": "Keyword arguments for the env."})
-    model: str = field(default="tiny", metadata={"help": "Model: tiny, a local path or a Hugging Face id."})
-    policy: str = field(default="hf", metadata={"help": "Sampler backend: hf (the learner's model in process) or vllm."})
-    algo: str = field(default="grpo", metadata={"help": "grpo, dr_grpo, rloo (online RL) or sft, dpo (from data=)."})
+    env: str = field(
+        default="snake", metadata={"help": "Env id, with variants in brackets (snake[size=6])."}
+    )
+    env_kwargs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Keyword arguments for the env."}
+    )
+    model: str = field(
+        default="tiny", metadata={"help": "Model: tiny, a local path or a Hugging Face id."}
+    )
+    policy: str = field(
+        default="hf",
+        metadata={"help": "Sampler backend: hf (the learner's model in process) or vllm."},
+    )
+    algo: str = field(
+        default="grpo",
+        metadata={"help": "grpo, dr_grpo, rloo (online RL) or sft, dpo (from data=)."},
+    )
     data: str = field(default="", metadata={"help": "Trajectories JSONL for algo=sft|dpo."})
-    preset: bool = field(default=True, metadata={"help": "Apply the env's CPU training preset when env_kwargs is empty (snake: 5x5 board, 2 apples)."})
+    preset: bool = field(
+        default=True,
+        metadata={
+            "help": "Apply the env's CPU training preset when env_kwargs is empty (snake: 5x5 board, 2 apples)."
+        },
+    )
     steps: int = field(default=15, metadata={"help": "RL steps (rollout batch + update each)."})
-    seeds_per_step: int = field(default=8, metadata={"help": "Groups (distinct seeds) per rollout batch."})
+    seeds_per_step: int = field(
+        default=8, metadata={"help": "Groups (distinct seeds) per rollout batch."}
+    )
     group_size: int = field(default=8, metadata={"help": "Episodes per seed (GRPO group size)."})
-    refill_rounds: int = field(default=1, metadata={"help": "Extra rollout rounds to replace zero-variance groups (dynamic sampling)."})
-    max_turns: int = field(default=6, metadata={"help": "Cap on replies per episode (0 = the env's own limit)."})
+    refill_rounds: int = field(
+        default=1,
+        metadata={
+            "help": "Extra rollout rounds to replace zero-variance groups (dynamic sampling)."
+        },
+    )
+    max_turns: int = field(
+        default=6, metadata={"help": "Cap on replies per episode (0 = the env's own limit)."}
+    )
     max_new_tokens: int = field(default=6, metadata={"help": "Longest reply in tokens."})
-    max_model_len: int = field(default=4096, metadata={"help": "Longest conversation in tokens the vllm sampler holds."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature during training rollouts."})
+    max_model_len: int = field(
+        default=4096, metadata={"help": "Longest conversation in tokens the vllm sampler holds."}
+    )
+    temperature: float = field(
+        default=1.0, metadata={"help": "Sampling temperature during training rollouts."}
+    )
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass."})
-    seed: int = field(default=0, metadata={"help": "Seed of everything (model init, sampling, shuffling, seeds)."})
-    name: str = field(default="", metadata={"help": "Run name; the run goes to <out>/<name> (default: <env>-<time>)."})
+    seed: int = field(
+        default=0, metadata={"help": "Seed of everything (model init, sampling, shuffling, seeds)."}
+    )
+    name: str = field(
+        default="",
+        metadata={"help": "Run name; the run goes to <out>/<name> (default: <env>-<time>)."},
+    )
     out: str = field(default="runs", metadata={"help": "Folder that holds runs."})
-    resume: str = field(default="", metadata={"help": "Run folder to continue from its newest checkpoint."})
-    save_every: int = field(default=5, metadata={"help": "Checkpoint every N steps (and at the end)."})
+    resume: str = field(
+        default="", metadata={"help": "Run folder to continue from its newest checkpoint."}
+    )
+    save_every: int = field(
+        default=5, metadata={"help": "Checkpoint every N steps (and at the end)."}
+    )
     keep_checkpoints: int = field(default=2, metadata={"help": "Step checkpoints kept on disk."})
-    save_trajectories: bool = field(default=True, metadata={"help": "Append training rollouts to trajectories.jsonl."})
+    save_trajectories: bool = field(
+        default=True, metadata={"help": "Append training rollouts to trajectories.jsonl."}
+    )
     concurrency: int = field(default=128, metadata={"help": "Episodes in flight at once."})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda."})
-    dtype: str = field(default="auto", metadata={"help": "auto (bf16 on CUDA, fp32 on CPU), float32 or bfloat16."})
-    threads: int = field(default=1, metadata={"help": "torch CPU threads; 1 avoids thread oversubscription on small or shared CPU machines (0 = torch's default)."})
+    dtype: str = field(
+        default="auto", metadata={"help": "auto (bf16 on CUDA, fp32 on CPU), float32 or bfloat16."}
+    )
+    threads: int = field(
+        default=1,
+        metadata={
+            "help": "torch CPU threads; 1 avoids thread oversubscription on small or shared CPU machines (0 = torch's default)."
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "Show Rich progress bars."})
-    learner: LearnerConfig = field(default_factory=LearnerConfig, metadata={"help": "Update settings (learner.algo follows algo=)."})
-    lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "LoRA adapters (lora.r > 0 enables them)."})
-    sft: WarmStartConfig = field(default_factory=WarmStartConfig, metadata={"help": "Warm start before RL."})
+    learner: LearnerConfig = field(
+        default_factory=LearnerConfig,
+        metadata={"help": "Update settings (learner.algo follows algo=)."},
+    )
+    lora: LoraConfig = field(
+        default_factory=LoraConfig, metadata={"help": "LoRA adapters (lora.r > 0 enables them)."}
+    )
+    sft: WarmStartConfig = field(
+        default_factory=WarmStartConfig, metadata={"help": "Warm start before RL."}
+    )
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation."})
-    offline: DataConfig = field(default_factory=DataConfig, metadata={"help": "algo=sft|dpo settings."})
-    selfplay: bool = field(default=False, metadata={"help": "Multi-seat envs: the learner plays every seat (and league opponents); trains on every seat it plays."})
-    selfplay_advantage: str = field(default="rae", metadata={"help": "Self-play advantages: rae (a running baseline per role) or group (algo= within each seed and role)."})
-    rae_decay: float = field(default=0.9, metadata={"help": "Decay of the per-role baselines of RAE."})
-    league: LeagueConfig = field(default_factory=LeagueConfig, metadata={"help": "Self-play opponents: frozen snapshots and bots."})
+    offline: DataConfig = field(
+        default_factory=DataConfig, metadata={"help": "algo=sft|dpo settings."}
+    )
+    selfplay: bool = field(
+        default=False,
+        metadata={
+            "help": "Multi-seat envs: the learner plays every seat (and league opponents); trains on every seat it plays."
+        },
+    )
+    selfplay_advantage: str = field(
+        default="rae",
+        metadata={
+            "help": "Self-play advantages: rae (a running baseline per role) or group (algo= within each seed and role)."
+        },
+    )
+    rae_decay: float = field(
+        default=0.9, metadata={"help": "Decay of the per-role baselines of RAE."}
+    )
+    league: LeagueConfig = field(
+        default_factory=LeagueConfig,
+        metadata={"help": "Self-play opponents: frozen snapshots and bots."},
+    )
 
     def __post_init__(self) -> None:
         base_env = self.env.split("[")[0]
@@ -159,29 +263,50 @@ class Config:
         if self.algo not in (*ALGOS, "sft", "dpo"):
             raise ValueError(f"algo must be one of {(*ALGOS, 'sft', 'dpo')}, got {self.algo!r}")
         if self.algo in ("sft", "dpo") and not self.data:
-            raise ValueError(f"algo={self.algo} trains on recorded episodes: give data=runs/<run>/trajectories.jsonl")
+            raise ValueError(
+                f"algo={self.algo} trains on recorded episodes: give data=runs/<run>/trajectories.jsonl"
+            )
         if self.algo in ALGOS:
             self.learner.algo = self.algo
         if self.policy not in ("hf", "vllm"):
             raise ValueError(f"policy must be hf or vllm, got {self.policy!r}")
-        if self.steps < 0 or self.seeds_per_step < 1 or self.group_size < 1 or self.refill_rounds < 0:
-            raise ValueError("steps >= 0, seeds_per_step >= 1, group_size >= 1 and refill_rounds >= 0 are required")
+        if (
+            self.steps < 0
+            or self.seeds_per_step < 1
+            or self.group_size < 1
+            or self.refill_rounds < 0
+        ):
+            raise ValueError(
+                "steps >= 0, seeds_per_step >= 1, group_size >= 1 and refill_rounds >= 0 are required"
+            )
         if self.algo in ALGOS and self.group_size < 2:
-            raise ValueError(f"{self.algo} compares episodes within a group: group_size must be >= 2")
-        if (self.steps + 1) * self.seeds_per_step * (self.refill_rounds + 1) + self.seed * 10_000 >= EVAL_SEED_FLOOR:
-            raise ValueError("too many training seeds: they would reach the held-out evaluation seeds")
+            raise ValueError(
+                f"{self.algo} compares episodes within a group: group_size must be >= 2"
+            )
+        if (self.steps + 1) * self.seeds_per_step * (
+            self.refill_rounds + 1
+        ) + self.seed * 10_000 >= EVAL_SEED_FLOOR:
+            raise ValueError(
+                "too many training seeds: they would reach the held-out evaluation seeds"
+            )
         if self.max_turns < 0 or self.max_new_tokens < 1 or self.temperature < 0:
-            raise ValueError("max_turns >= 0, max_new_tokens >= 1 and temperature >= 0 are required")
+            raise ValueError(
+                "max_turns >= 0, max_new_tokens >= 1 and temperature >= 0 are required"
+            )
         if self.save_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("save_every and keep_checkpoints must be >= 1")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+            raise ValueError(
+                f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
+            )
         if self.temperature > 0:
             self.learner.temperature = self.temperature
         if self.selfplay_advantage not in ("rae", "group"):
-            raise ValueError(f"selfplay_advantage must be rae or group, got {self.selfplay_advantage!r}")
+            raise ValueError(
+                f"selfplay_advantage must be rae or group, got {self.selfplay_advantage!r}"
+            )
         if self.league.snapshot_every and not self.selfplay:
             raise ValueError("league.snapshot_every needs selfplay=true")
 
@@ -210,7 +335,9 @@ def resolve_model_path(name: str) -> str:
     return str(resolve_model(name))
 
 
-def load_model(name: str, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+def load_model(
+    name: str, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` for a model name, path or Hugging Face id."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -233,13 +360,24 @@ def make_sampler(cfg: Config, model: Any, tokenizer: Any, model_path: str) -> An
     if cfg.policy == "hf":
         from gymnpt.agents.hf import HFPolicy
 
-        return HFPolicy(model=model, tokenizer=tokenizer, name=f"hf:{cfg.model}", seed=cfg.seed,
-                        max_batch_size=cfg.concurrency)
+        return HFPolicy(
+            model=model,
+            tokenizer=tokenizer,
+            name=f"hf:{cfg.model}",
+            seed=cfg.seed,
+            max_batch_size=cfg.concurrency,
+        )
     from gymnpt.rollout.policies import build_policy
 
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return build_policy("vllm", cfg.env, model=model_path, dtype=dtype, seed=cfg.seed,
-                        max_model_len=cfg.max_model_len)
+    return build_policy(
+        "vllm",
+        cfg.env,
+        model=model_path,
+        dtype=dtype,
+        seed=cfg.seed,
+        max_model_len=cfg.max_model_len,
+    )
 
 
 def sync_sampler(sampler: Any, model: Any) -> None:
@@ -253,7 +391,11 @@ def sync_sampler(sampler: Any, model: Any) -> None:
 
 def rng_state() -> dict[str, Any]:
     """The global RNG states (Python, NumPy, torch CPU and CUDA)."""
-    st: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    st: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
@@ -316,7 +458,9 @@ class RunDir:
         _atomic_write(self.metrics_path, "".join(json.dumps(r, default=float) + "\n" for r in rows))
 
     # ---- checkpoints ------------------------------------------------------------------------
-    def save_checkpoint(self, name: str, model: Any, tokenizer: Any, state: dict[str, Any] | None, keep: int) -> Path:
+    def save_checkpoint(
+        self, name: str, model: Any, tokenizer: Any, state: dict[str, Any] | None, keep: int
+    ) -> Path:
         """Write ``checkpoints/<name>`` atomically (a temp folder renamed into place)."""
         final = self.ckpt / name
         tmp = self.ckpt / f".{name}.tmp"
@@ -384,7 +528,9 @@ def _rollout_metrics(trajs: Sequence[Trajectory], wall: float) -> dict[str, floa
 class Trainer:
     """The online RL loop of ``gymnpt train``; see the module docstring for the order of work."""
 
-    def __init__(self, cfg: Config, run_dir: RunDir, *, registry: Any = None, console: Any = None) -> None:
+    def __init__(
+        self, cfg: Config, run_dir: RunDir, *, registry: Any = None, console: Any = None
+    ) -> None:
         from rich.console import Console
 
         from gymnpt.core.registry import default_registry
@@ -400,7 +546,9 @@ class Trainer:
         seed_everything(cfg.seed)
         self.model_path = resolve_model_path(cfg.model)
         self.model, self.tokenizer = load_model(cfg.model, device=self.device, dtype=dtype)
-        self.sampling = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
+        self.sampling = SamplingParams(
+            temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens
+        )
         self.step = 0
         self.learner: Learner | None = None
         self.sampler: Any = None
@@ -419,10 +567,18 @@ class Trainer:
     def engine(self, *, writer: Any = None, progress: bool = False, sampling: Any = None) -> Any:
         from gymnpt.rollout.engine import RolloutEngine
 
-        return RolloutEngine(self.cfg.env, self.cfg.env_kwargs, sampling=sampling or self.sampling,
-                             max_turns=self.cfg.max_turns or None, max_concurrent=self.cfg.concurrency,
-                             max_batch=self.cfg.concurrency, writer=writer, progress=progress,
-                             registry=self.registry, call_timeout=None)
+        return RolloutEngine(
+            self.cfg.env,
+            self.cfg.env_kwargs,
+            sampling=sampling or self.sampling,
+            max_turns=self.cfg.max_turns or None,
+            max_concurrent=self.cfg.concurrency,
+            max_batch=self.cfg.concurrency,
+            writer=writer,
+            progress=progress,
+            registry=self.registry,
+            call_timeout=None,
+        )
 
     def strong_bot(self) -> str | None:
         return self.spec.bots[0] if self.spec.bots else None
@@ -438,13 +594,29 @@ class Trainer:
         c = self.cfg.sft
         bot = c.bot or self.strong_bot()
         if bot is None:
-            raise RuntimeError(f"env {self.spec.id!r} names no bot to warm-start from; set sft.bot=bot:<name> or sft.steps=0")
-        metrics = warm_start(self.model, self.tokenizer, env=self.cfg.env, env_kwargs=self.cfg.env_kwargs, bot=bot,
-                             episodes=c.episodes, steps=c.steps, batch_size=c.batch_size, lr=c.lr, seed=c.seed,
-                             min_return=c.min_return, max_turns=self.cfg.max_turns or None,
-                             registry=self.registry, console=self.console if self.cfg.progress else None,
-                             micro_batch_size=self.cfg.learner.micro_batch_size)
-        self.run.save_checkpoint("warm", self.model, self.tokenizer, None, keep=self.cfg.keep_checkpoints)
+            raise RuntimeError(
+                f"env {self.spec.id!r} names no bot to warm-start from; set sft.bot=bot:<name> or sft.steps=0"
+            )
+        metrics = warm_start(
+            self.model,
+            self.tokenizer,
+            env=self.cfg.env,
+            env_kwargs=self.cfg.env_kwargs,
+            bot=bot,
+            episodes=c.episodes,
+            steps=c.steps,
+            batch_size=c.batch_size,
+            lr=c.lr,
+            seed=c.seed,
+            min_return=c.min_return,
+            max_turns=self.cfg.max_turns or None,
+            registry=self.registry,
+            console=self.console if self.cfg.progress else None,
+            micro_batch_size=self.cfg.learner.micro_batch_size,
+        )
+        self.run.save_checkpoint(
+            "warm", self.model, self.tokenizer, None, keep=self.cfg.keep_checkpoints
+        )
         self.run.log({"step": 0, "stage": "sft", **metrics})
         return metrics
 
@@ -455,14 +627,26 @@ class Trainer:
             self.model = apply_lora(self.model, cfg.lora)
         self.learner = Learner(self.model, cfg.learner)
         self.sampler = make_sampler(cfg, self.model, self.tokenizer, self.model_path)
-        if cfg.policy != "hf":  # a separate engine starts from the weights on disk: send the current ones
+        if (
+            cfg.policy != "hf"
+        ):  # a separate engine starts from the weights on disk: send the current ones
             sync_sampler(self.sampler, self.model)
         if cfg.selfplay:
             if self.spec.num_seats < 2:
-                raise ValueError(f"selfplay=true needs a multi-seat env; {self.spec.id} has one seat")
-            self.selfplay = SelfPlay(self.spec.seats, cfg.league, bots=self.spec.bots, env_id=cfg.env,
-                                     registry=self.registry, snapshot_dir=self.run.root / "league", seed=cfg.seed,
-                                     rae_decay=cfg.rae_decay, advantage=cfg.selfplay_advantage)
+                raise ValueError(
+                    f"selfplay=true needs a multi-seat env; {self.spec.id} has one seat"
+                )
+            self.selfplay = SelfPlay(
+                self.spec.seats,
+                cfg.league,
+                bots=self.spec.bots,
+                env_id=cfg.env,
+                registry=self.registry,
+                snapshot_dir=self.run.root / "league",
+                seed=cfg.seed,
+                rae_decay=cfg.rae_decay,
+                advantage=cfg.selfplay_advantage,
+            )
 
     def train_seeds(self, step: int, round_: int) -> list[int]:
         """Seeds of one rollout round: disjoint across steps and rounds, below the eval seeds."""
@@ -485,7 +669,9 @@ class Trainer:
                     break
                 seeds = seeds[:missing]
             if self.selfplay is not None:
-                specs = self.selfplay.episodes(seeds, cfg.group_size, self.sampler, f"s{step}r{round_}")
+                specs = self.selfplay.episodes(
+                    seeds, cfg.group_size, self.sampler, f"s{step}r{round_}"
+                )
                 trajs = self.engine(writer=writer).run_episodes(specs)
                 self.selfplay.regroup(trajs)
                 seen += trajs
@@ -510,14 +696,24 @@ class Trainer:
 
     def save(self) -> None:
         assert self.learner is not None
-        state = {"step": self.step, "learner": self.learner.state_dict(), "rng": rng_state(),
-                 "sampler_version": int(getattr(self.sampler, "version", 0))}
+        state = {
+            "step": self.step,
+            "learner": self.learner.state_dict(),
+            "rng": rng_state(),
+            "sampler_version": int(getattr(self.sampler, "version", 0)),
+        }
         if self.selfplay is not None:
             state["selfplay"] = self.selfplay.state_dict()
         gen = getattr(self.sampler, "_seed_gen", None)  # the hf sampler's per-request seed stream
         if isinstance(gen, torch.Generator):
             state["sampler_rng"] = gen.get_state()
-        self.run.save_checkpoint(f"step-{self.step:06d}", self.model, self.tokenizer, state, keep=self.cfg.keep_checkpoints)
+        self.run.save_checkpoint(
+            f"step-{self.step:06d}",
+            self.model,
+            self.tokenizer,
+            state,
+            keep=self.cfg.keep_checkpoints,
+        )
 
     def restore(self, ckpt: Path) -> None:
         """Load model weights, optimizer, RNG and step from a step checkpoint."""
@@ -538,7 +734,9 @@ class Trainer:
             missing, unexpected = self.model.load_state_dict(weights, strict=False)
             real_missing = [k for k in missing if not k.endswith("lm_head.weight")]
             if real_missing or unexpected:
-                raise RuntimeError(f"checkpoint {ckpt} does not fit the model: missing {real_missing[:3]}, unexpected {unexpected[:3]}")
+                raise RuntimeError(
+                    f"checkpoint {ckpt} does not fit the model: missing {real_missing[:3]}, unexpected {unexpected[:3]}"
+                )
             if hasattr(self.model, "tie_weights"):
                 self.model.tie_weights()
         self.learner.load_state_dict(state["learner"])
@@ -561,11 +759,20 @@ class Trainer:
         rows = []
         for bot in dict.fromkeys(["bot:random", self.strong_bot() or "bot:random"]):
             opp = build_policy(bot, self.cfg.env, registry=self.registry)
-            res = evaluate(self.cfg.env, self.sampler, opp, episodes=self.cfg.eval.periodic_episodes,
-                           seed=self.cfg.eval.seed, sampling=self.sampling.with_(temperature=self._eval_temperature()),
-                           max_turns=self.cfg.max_turns or None, max_concurrent=self.cfg.concurrency,
-                           env_kwargs=self.cfg.env_kwargs, registry=self.registry, agent_name=f"step {step}",
-                           opponent_name=bot)
+            res = evaluate(
+                self.cfg.env,
+                self.sampler,
+                opp,
+                episodes=self.cfg.eval.periodic_episodes,
+                seed=self.cfg.eval.seed,
+                sampling=self.sampling.with_(temperature=self._eval_temperature()),
+                max_turns=self.cfg.max_turns or None,
+                max_concurrent=self.cfg.concurrency,
+                env_kwargs=self.cfg.env_kwargs,
+                registry=self.registry,
+                agent_name=f"step {step}",
+                opponent_name=bot,
+            )
             for o in ("win", "draw", "loss"):
                 out[f"eval/{o}_vs_{bot}"] = res.rate(o)[0]
             rows.append({"step": step, **res.to_dict()})
@@ -583,10 +790,19 @@ class Trainer:
             from gymnpt.rollout.policies import build_policy
 
             opp = build_policy(self.cfg.eval.opponent, self.cfg.env, registry=self.registry)
-        res = evaluate(self.cfg.env, pol, opp, episodes=episodes, seed=self.cfg.eval.seed,
-                       sampling=self.sampling.with_(temperature=self._eval_temperature()),
-                       max_turns=self.cfg.max_turns or None, max_concurrent=self.cfg.concurrency,
-                       env_kwargs=self.cfg.env_kwargs, registry=self.registry, agent_name=label)
+        res = evaluate(
+            self.cfg.env,
+            pol,
+            opp,
+            episodes=episodes,
+            seed=self.cfg.eval.seed,
+            sampling=self.sampling.with_(temperature=self._eval_temperature()),
+            max_turns=self.cfg.max_turns or None,
+            max_concurrent=self.cfg.concurrency,
+            env_kwargs=self.cfg.env_kwargs,
+            registry=self.registry,
+            agent_name=label,
+        )
         return res
 
     def train(self) -> None:
@@ -595,7 +811,9 @@ class Trainer:
 
         cfg = self.cfg
         assert self.learner is not None
-        writer = TrajectoryWriter(self.run.traj_path, fsync=False) if cfg.save_trajectories else None
+        writer = (
+            TrajectoryWriter(self.run.traj_path, fsync=False) if cfg.save_trajectories else None
+        )
         bar = _Bar(cfg.steps, self.step, enabled=cfg.progress, console=self.console)
         try:
             while self.step < cfg.steps:
@@ -614,8 +832,9 @@ class Trainer:
                 if self.selfplay is not None:
                     snap = self.selfplay.maybe_snapshot(step, self.model, self.tokenizer)
                     if snap:
-                        metrics["league/snapshots"] = float(sum(1 for n in self.selfplay.league.names()
-                                                                if n.startswith("snapshot")))
+                        metrics["league/snapshots"] = float(
+                            sum(1 for n in self.selfplay.league.names() if n.startswith("snapshot"))
+                        )
                 if cfg.eval.every and step % cfg.eval.every == 0 and step < cfg.steps:
                     if self.selfplay is not None:
                         metrics.update(self.evaluate_selfplay(step))
@@ -626,7 +845,9 @@ class Trainer:
                 metrics = {k: float(v) for k, v in metrics.items()}
                 self.run.log({"step": step, "stage": "rl", **metrics})
                 self.history.append({"step": step, **metrics})
-                self.notify("gymnpt_train_step_end", step=step, metrics=metrics, run_dir=str(self.run.root))
+                self.notify(
+                    "gymnpt_train_step_end", step=step, metrics=metrics, run_dir=str(self.run.root)
+                )
                 if step % cfg.save_every == 0 or step == cfg.steps:
                     self.save()
                 bar.update(step, metrics)
@@ -650,9 +871,20 @@ class Trainer:
             opp = build_policy(cfg.eval.opponent, cfg.env, registry=self.registry)
         for b in dict.fromkeys(bots):
             pol = build_policy(b, cfg.env, registry=self.registry)
-            results.append(evaluate(cfg.env, pol, opp, episodes=cfg.eval.episodes, seed=cfg.eval.seed,
-                                    max_turns=cfg.max_turns or None, max_concurrent=cfg.concurrency,
-                                    env_kwargs=cfg.env_kwargs, registry=self.registry, agent_name=b))
+            results.append(
+                evaluate(
+                    cfg.env,
+                    pol,
+                    opp,
+                    episodes=cfg.eval.episodes,
+                    seed=cfg.eval.seed,
+                    max_turns=cfg.max_turns or None,
+                    max_concurrent=cfg.concurrency,
+                    env_kwargs=cfg.env_kwargs,
+                    registry=self.registry,
+                    agent_name=b,
+                )
+            )
         final = self.evaluate_model(f"{cfg.algo} model (step {self.step})", cfg.eval.episodes)
         rows = [r.to_dict() for r in results]
         if warm_result is not None:
@@ -661,28 +893,45 @@ class Trainer:
         _atomic_write(self.run.eval / "final.json", json.dumps(rows, indent=2, default=float))
         table = _markdown_table(rows)
         _atomic_write(self.run.eval / "table.md", table)
-        print_results(_as_results(rows), title=f"{cfg.env}: mean return on {cfg.eval.episodes} held-out seeds",
-                      console=self.console)
+        print_results(
+            _as_results(rows),
+            title=f"{cfg.env}: mean return on {cfg.eval.episodes} held-out seeds",
+            console=self.console,
+        )
         return rows
 
 
 def _as_results(rows: list[dict[str, Any]]) -> list[Any]:
     from gymnpt.arena.evaluation import EvalResult
 
-    keep = {"env_id", "agent", "opponent", "episodes", "return_mean", "return_ci95", "outcomes", "per_seat",
-            "invalid_rate", "turns_mean"}
+    keep = {
+        "env_id",
+        "agent",
+        "opponent",
+        "episodes",
+        "return_mean",
+        "return_ci95",
+        "outcomes",
+        "per_seat",
+        "invalid_rate",
+        "turns_mean",
+    }
     return [EvalResult(**{k: v for k, v in r.items() if k in keep}) for r in rows]
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| agent | episodes | mean return | 95% CI | success | invalid | turns |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| agent | episodes | mean return | 95% CI | success | invalid | turns |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         n = r["episodes"]
         good = r["outcomes"].get("success", 0) + r["outcomes"].get("win", 0)
         lo, hi = r["return_mean"] - r["return_ci95"], r["return_mean"] + r["return_ci95"]
-        lines.append(f"| {r['agent']} | {n} | {r['return_mean']:.3f} | [{lo:.3f}, {hi:.3f}] | "
-                     f"{good / max(1, n):.1%} | {r['invalid_rate']:.1%} | {r['turns_mean']:.1f} |")
+        lines.append(
+            f"| {r['agent']} | {n} | {r['return_mean']:.3f} | [{lo:.3f}, {hi:.3f}] | "
+            f"{good / max(1, n):.1%} | {r['invalid_rate']:.1%} | {r['turns_mean']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -700,8 +949,14 @@ class _Bar:
                 TimeElapsedColumn,
             )
 
-            self.p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                              TextColumn("{task.fields[info]}"), console=console)
+            self.p = Progress(
+                TextColumn("train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=console,
+            )
             self.task = self.p.add_task("train", total=total, completed=done, info="")
             self.p.start()
 
@@ -725,10 +980,19 @@ def plot_rewards(history: list[dict[str, Any]], path: Path, warm: float | None =
     rl = [h for h in history if h.get("stage", "rl") == "rl" and "reward/mean" in h]
     fig, ax = plt.subplots(figsize=(7, 4))
     if rl:
-        ax.plot([h["step"] for h in rl], [h["reward/mean"] for h in rl], label="training rollouts (mean return)")
+        ax.plot(
+            [h["step"] for h in rl],
+            [h["reward/mean"] for h in rl],
+            label="training rollouts (mean return)",
+        )
         ev = [h for h in rl if "eval/return_mean" in h]
         if ev:
-            ax.plot([h["step"] for h in ev], [h["eval/return_mean"] for h in ev], "o-", label="held-out eval")
+            ax.plot(
+                [h["step"] for h in ev],
+                [h["eval/return_mean"] for h in ev],
+                "o-",
+                label="held-out eval",
+            )
     if warm is not None:
         ax.axhline(warm, color="gray", ls="--", label="warm start (eval)")
     ax.set_xlabel("step")
@@ -754,7 +1018,9 @@ def _resolve_resume(cfg: Config) -> Config:
     root = Path(cfg.resume)
     saved_path = root / "config.yaml"
     if not saved_path.exists():
-        raise FileNotFoundError(f"cannot resume {root}: it has no config.yaml (is it a run folder?)")
+        raise FileNotFoundError(
+            f"cannot resume {root}: it has no config.yaml (is it a run folder?)"
+        )
     saved = load_yaml(str(saved_path))
     given = to_dict(cfg)
     defaults = to_dict(Config())
@@ -772,7 +1038,9 @@ def _resolve_resume(cfg: Config) -> Config:
 
     explicit = diff(given, defaults)
     explicit.pop("resume", None)
-    merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(saved), OmegaConf.create(explicit))
+    merged = OmegaConf.merge(
+        OmegaConf.structured(Config), OmegaConf.create(saved), OmegaConf.create(explicit)
+    )
     out = OmegaConf.to_object(merged)
     assert isinstance(out, Config)
     out.resume = str(root)
@@ -826,16 +1094,21 @@ def _run_rl(cfg: Config, registry: Any) -> int:
         if ckpt is None:
             if cfg.sft.steps > 0:
                 # ---- stage 1: SFT warm start on the scripted bot's episodes ---------------
-                console.print(f"[bold]warm start[/bold]: SFT on {cfg.sft.episodes} episodes of "
-                              f"{cfg.sft.bot or trainer.strong_bot()}")
+                console.print(
+                    f"[bold]warm start[/bold]: SFT on {cfg.sft.episodes} episodes of "
+                    f"{cfg.sft.bot or trainer.strong_bot()}"
+                )
                 trainer.warm_start()
             trainer.setup_rl()
-            res = trainer.evaluate_model("warm-started model" if cfg.sft.steps > 0 else "initial model",
-                                         cfg.eval.episodes)
+            res = trainer.evaluate_model(
+                "warm-started model" if cfg.sft.steps > 0 else "initial model", cfg.eval.episodes
+            )
             warm_result = res.to_dict()
             _atomic_write(warm_file, json.dumps(warm_result, indent=2, default=float))
-            console.print(f"warm start: mean return {res.return_mean:.3f} ± {res.return_ci95:.3f} "
-                          f"on {res.episodes} held-out seeds")
+            console.print(
+                f"warm start: mean return {res.return_mean:.3f} ± {res.return_ci95:.3f} "
+                f"on {res.episodes} held-out seeds"
+            )
             seed_everything(cfg.seed + 1)  # RL starts from a fixed RNG state whatever came before
         else:
             trainer.setup_rl()
@@ -849,8 +1122,11 @@ def _run_rl(cfg: Config, registry: Any) -> int:
         trainer.train()
         # ---- stage 3: final table -------------------------------------------------------------
         rows = trainer.final_table(warm_result)
-        plot_rewards(trainer.history, run_dir.root / "reward_curve.png",
-                     warm=warm_result["return_mean"] if warm_result else None)
+        plot_rewards(
+            trainer.history,
+            run_dir.root / "reward_curve.png",
+            warm=warm_result["return_mean"] if warm_result else None,
+        )
         summary = {f"eval/{r['agent']}": r["return_mean"] for r in rows}
         summary["steps"] = trainer.step
         summary["wall_s"] = time.perf_counter() - t_start

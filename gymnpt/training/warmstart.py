@@ -54,12 +54,16 @@ def bot_episodes(
     from gymnpt.rollout.engine import RolloutEngine
     from gymnpt.rollout.policies import build_policy
 
-    engine = RolloutEngine(env, env_kwargs, max_turns=max_turns, registry=registry, call_timeout=None)
+    engine = RolloutEngine(
+        env, env_kwargs, max_turns=max_turns, registry=registry, call_timeout=None
+    )
     policy = build_policy(bot, env, registry=engine.registry)
     return engine.run(list(range(seed, seed + episodes)), policy)
 
 
-def tokenize_episodes(trajs: Sequence[Trajectory], tokenizer: Any) -> list[tuple[list[int], list[int]]]:
+def tokenize_episodes(
+    trajs: Sequence[Trajectory], tokenizer: Any
+) -> list[tuple[list[int], list[int]]]:
     """``(ids, mask)`` per episode, mask 1 on the replies (as the engine would tokenize them)."""
     from gymnpt.rollout.tokens import ChatTokens
 
@@ -108,7 +112,13 @@ def sft_steps(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / max(1, steps // 10)) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
+        opt,
+        lambda i: (
+            min(1.0, (i + 1) / max(1, steps // 10))
+            * 0.5
+            * (1 + math.cos(math.pi * i / max(1, steps)))
+        ),
+    )
     gen = torch.Generator().manual_seed(seed)
     order: list[int] = []
     losses: list[float] = []
@@ -125,8 +135,14 @@ def sft_steps(
             TimeElapsedColumn,
         )
 
-        bar = Progress(TextColumn("sft"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("{task.fields[info]}"), console=console)
+        bar = Progress(
+            TextColumn("sft"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+        )
         task = bar.add_task("sft", total=steps, info="")
         bar.start()
     try:
@@ -139,7 +155,7 @@ def sft_steps(
             opt.zero_grad(set_to_none=True)
             total = 0.0
             for s in range(0, len(rows), micro_batch_size):
-                mb = rows[s: s + micro_batch_size]
+                mb = rows[s : s + micro_batch_size]
                 ids = _pad([examples[i][0] for i in mb], 0, torch.long, device)
                 attn = _pad([[1] * len(examples[i][0]) for i in mb], 0, torch.long, device)
                 mask = _pad([examples[i][1] for i in mb], 0, torch.long, device).bool()
@@ -192,12 +208,22 @@ def warm_start(
         SFT metrics plus ``sft/bot_return`` (the mean return of the imitated episodes).
     """
     t0 = time.perf_counter()
-    trajs = bot_episodes(env, bot, episodes, seed=seed, env_kwargs=env_kwargs, max_turns=max_turns, registry=registry)
+    trajs = bot_episodes(
+        env, bot, episodes, seed=seed, env_kwargs=env_kwargs, max_turns=max_turns, registry=registry
+    )
     kept = [t for t in trajs if t.outcome != "error" and t.return_ >= min_return]
     examples = tokenize_episodes(kept, tokenizer)
     t_data = time.perf_counter() - t0
-    m = sft_steps(model, examples, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                  micro_batch_size=micro_batch_size, console=console)
+    m = sft_steps(
+        model,
+        examples,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        micro_batch_size=micro_batch_size,
+        console=console,
+    )
     m["sft/bot_return"] = float(sum(t.return_ for t in kept) / max(1, len(kept)))
     m["time/sft_data"] = t_data
     return m
@@ -206,7 +232,9 @@ def warm_start(
 # =============================================================================================
 # Offline SFT / DPO through TRL
 # =============================================================================================
-def sft_dataset(trajs: Sequence[Trajectory], tokenizer: Any, *, min_return: float = float("inf")) -> Any:
+def sft_dataset(
+    trajs: Sequence[Trajectory], tokenizer: Any, *, min_return: float = float("inf")
+) -> Any:
     """A pre-tokenized dataset of successful episodes for TRL's ``SFTTrainer``.
 
     An episode is kept when its outcome is success/win or its return is at least
@@ -216,9 +244,14 @@ def sft_dataset(trajs: Sequence[Trajectory], tokenizer: Any, *, min_return: floa
     import datasets
 
     good = [t for t in trajs if t.outcome in GOOD_OUTCOMES or t.return_ >= min_return]
-    rows = [{"input_ids": ids, "assistant_masks": mask} for ids, mask in tokenize_episodes(good, tokenizer)]
+    rows = [
+        {"input_ids": ids, "assistant_masks": mask}
+        for ids, mask in tokenize_episodes(good, tokenizer)
+    ]
     if not rows:
-        raise ValueError(f"none of the {len(trajs)} episodes is successful (outcome success/win or return >= {min_return})")
+        raise ValueError(
+            f"none of the {len(trajs)} episodes is successful (outcome success/win or return >= {min_return})"
+        )
     return datasets.Dataset.from_list(rows)
 
 
@@ -252,10 +285,19 @@ def dpo_dataset(trajs: Sequence[Trajectory]) -> Any:
         i = _first_divergence(best.messages, worst.messages)
         if i is None:
             continue
-        rows.append({"prompt": best.messages[:i], "chosen": [best.messages[i]], "rejected": [worst.messages[i]],
-                     "group_id": str(gid), "role": role})
+        rows.append(
+            {
+                "prompt": best.messages[:i],
+                "chosen": [best.messages[i]],
+                "rejected": [worst.messages[i]],
+                "group_id": str(gid),
+                "role": role,
+            }
+        )
     if not rows:
-        raise ValueError("no preference pairs: the data needs groups of episodes that share a seed and differ in return")
+        raise ValueError(
+            "no preference pairs: the data needs groups of episodes that share a seed and differ in return"
+        )
     return datasets.Dataset.from_list(rows)
 
 
@@ -284,7 +326,9 @@ def run_offline(cfg: Any) -> int:
     console = Console()
     data = Path(cfg.data)
     if not data.exists():
-        raise FileNotFoundError(f"data={data} does not exist; point it at a run's trajectories.jsonl")
+        raise FileNotFoundError(
+            f"data={data} does not exist; point it at a run's trajectories.jsonl"
+        )
     trajs = read_trajectories(data)
     if not trajs:
         raise ValueError(f"{data} holds no trajectories")
@@ -295,19 +339,32 @@ def run_offline(cfg: Any) -> int:
     device = _device(cfg)
     model, tok = load_model(cfg.model, device=device, dtype=_dtype(cfg, device))
     o = cfg.offline
-    common = {"output_dir": str(run_dir.root / "trl"), "per_device_train_batch_size": o.batch_size,
-              "num_train_epochs": o.epochs, "max_steps": o.max_steps, "learning_rate": o.lr,
-              "logging_steps": 1, "save_strategy": "no", "report_to": [], "seed": cfg.seed,
-              "use_cpu": device.type == "cpu", "bf16": next(model.parameters()).dtype == torch.bfloat16,
-              "dataloader_num_workers": 0}
+    common = {
+        "output_dir": str(run_dir.root / "trl"),
+        "per_device_train_batch_size": o.batch_size,
+        "num_train_epochs": o.epochs,
+        "max_steps": o.max_steps,
+        "learning_rate": o.lr,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "seed": cfg.seed,
+        "use_cpu": device.type == "cpu",
+        "bf16": next(model.parameters()).dtype == torch.bfloat16,
+        "dataloader_num_workers": 0,
+    }
     peft_config = None
     if cfg.lora.r > 0:
         import peft
 
         targets = cfg.lora.target_modules
-        peft_config = peft.LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                      target_modules=targets if targets == "all-linear" else targets.split(","),
-                                      task_type="CAUSAL_LM")
+        peft_config = peft.LoraConfig(
+            r=cfg.lora.r,
+            lora_alpha=cfg.lora.alpha,
+            lora_dropout=cfg.lora.dropout,
+            target_modules=targets if targets == "all-linear" else targets.split(","),
+            task_type="CAUSAL_LM",
+        )
     t0 = time.perf_counter()
     trainer: Any
     args: Any
@@ -317,22 +374,41 @@ def run_offline(cfg: Any) -> int:
         ds = sft_dataset(trajs, tok, min_return=o.min_return)
         console.print(f"SFT on {len(ds)} successful episodes of {len(trajs)} in {data}")
         args = SFTConfig(**common, max_length=None, packing=False)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config)
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config
+        )
     else:
         from trl import DPOConfig, DPOTrainer
 
         ds = dpo_dataset(trajs)
         console.print(f"DPO on {len(ds)} preference pairs from {data}")
         args = DPOConfig(**common, beta=o.beta, max_length=None)
-        trainer = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config)
+        trainer = DPOTrainer(
+            model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=peft_config
+        )
     out = trainer.train()
     logs = [h for h in trainer.state.log_history if "loss" in h]
     for i, h in enumerate(logs, 1):
-        run_dir.log({"step": i, "stage": cfg.algo, **{f"{cfg.algo}/{k}": v for k, v in h.items()
-                                                       if isinstance(v, (int, float))}})
-    final = run_dir.save_checkpoint(f"step-{trainer.state.global_step:06d}", trainer.model, tok, None, keep=10**6)
-    summary = {"algo": cfg.algo, "examples": len(ds), "steps": trainer.state.global_step,
-               "train_loss": float(out.training_loss), "wall_s": time.perf_counter() - t0, "checkpoint": str(final)}
+        run_dir.log(
+            {
+                "step": i,
+                "stage": cfg.algo,
+                **{f"{cfg.algo}/{k}": v for k, v in h.items() if isinstance(v, (int, float))},
+            }
+        )
+    final = run_dir.save_checkpoint(
+        f"step-{trainer.state.global_step:06d}", trainer.model, tok, None, keep=10**6
+    )
+    summary = {
+        "algo": cfg.algo,
+        "examples": len(ds),
+        "steps": trainer.state.global_step,
+        "train_loss": float(out.training_loss),
+        "wall_s": time.perf_counter() - t0,
+        "checkpoint": str(final),
+    }
     _atomic_write(run_dir.root / "summary.json", json.dumps(summary, indent=2))
-    console.print(f"{cfg.algo}: {summary['steps']} steps, loss {summary['train_loss']:.4f}; model in {final}")
+    console.print(
+        f"{cfg.algo}: {summary['steps']} steps, loss {summary['train_loss']:.4f}; model in {final}"
+    )
     return 0

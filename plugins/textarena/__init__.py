@@ -23,7 +23,11 @@ def gymnpt_id(ta_id: str) -> str:
 
 def _describe(game: Any) -> str:
     lo, hi, default = game.players
-    players = f"{lo} player" + ("s" if lo > 1 else "") if lo == hi else f"{lo}-{hi} players (default {default})"
+    players = (
+        f"{lo} player" + ("s" if lo > 1 else "")
+        if lo == hi
+        else f"{lo}-{hi} players (default {default})"
+    )
     variant = game.ta_id.split("-v", 1)[1] if "-v" in game.ta_id else ""
     extra = ""
     if "-raw" in variant:
@@ -42,7 +46,10 @@ def gymnpt_register_envs(registry: Any) -> None:
         lo, hi, default = game.players
         single = hi == 1
         seats = ("player",) if single else tuple(f"player_{i}" for i in range(default))
-        tags = ["textarena", "single-player" if single else ("two-player" if default == 2 else "multi-player")]
+        tags = [
+            "textarena",
+            "single-player" if single else ("two-player" if default == 2 else "multi-player"),
+        ]
         if lo != hi:
             tags.append(f"players:{lo}-{hi}")
         registry.register_env(

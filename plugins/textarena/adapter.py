@@ -66,7 +66,8 @@ _RANDOM_NAMES = tuple(
     sorted(
         n
         for n in dir(random)
-        if not n.startswith("_") and getattr(getattr(random, n), "__self__", None) is getattr(random, "_inst", None)
+        if not n.startswith("_")
+        and getattr(getattr(random, n), "__self__", None) is getattr(random, "_inst", None)
     )
 )
 _RANDOM_DICT = vars(random)
@@ -182,7 +183,9 @@ class TextArenaEnv:
         if not lo <= n <= hi:
             raise ValueError(f"TextArena game {ta_id} takes {lo}..{hi} players, not {n}")
         if self.info is not None and self.info.unavailable:
-            raise RuntimeError(f"TextArena game {ta_id} is unavailable here: {self.info.unavailable}")
+            raise RuntimeError(
+                f"TextArena game {ta_id} is unavailable here: {self.info.unavailable}"
+            )
         self.num_players = n
         self.observation_mode = observation
         self.max_steps = None if max_steps is None else int(max_steps)
@@ -202,7 +205,9 @@ class TextArenaEnv:
                 random.seed(0)
                 probe = ta.make(ta_id, **ta_kwargs)  # fail here, not at reset, if it cannot load
         except Exception as exc:
-            raise RuntimeError(f"cannot load TextArena game {ta_id}: {type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(
+                f"cannot load TextArena game {ta_id}: {type(exc).__name__}: {exc}"
+            ) from exc
         self._ta_module = ta
         self._ta_kwargs = dict(ta_kwargs)
         self._use(probe)
@@ -268,7 +273,9 @@ class TextArenaEnv:
                 self._use(self._fresh())
                 self._ta.reset(num_players=self.num_players, seed=ta_seed)
         except Exception as exc:
-            raise RuntimeError(f"TextArena game {self.ta_id} failed to reset: {type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(
+                f"TextArena game {self.ta_id} failed to reset: {type(exc).__name__}: {exc}"
+            ) from exc
         self._state = self._base.state
         self._hook_invalid_moves()
         self.turn = 0
@@ -352,8 +359,12 @@ class TextArenaEnv:
             done, _ = self._ta.step(text)
         except Exception as exc:  # noqa: BLE001 - a game's bug must not crash the caller
             self.turn += 1
-            info.update(error=f"TextArena raised {type(exc).__name__}: {str(exc)[:300]}", env_error=True)
-            self._end(info, {s: Outcome.ERROR for s in self.seats}, rewards={}, reason="TextArena error")
+            info.update(
+                error=f"TextArena raised {type(exc).__name__}: {str(exc)[:300]}", env_error=True
+            )
+            self._end(
+                info, {s: Outcome.ERROR for s in self.seats}, rewards={}, reason="TextArena error"
+            )
             self.infos = {s: {} for s in self.seats}
             self.infos[seat] = info
             self._select()
@@ -378,7 +389,9 @@ class TextArenaEnv:
             self._end(info, None)
         elif self.max_steps is not None and self.turn >= self.max_steps:
             self._truncated = True
-            self._end(info, {s: Outcome.ABORTED for s in self.seats}, rewards={}, reason="turn limit")
+            self._end(
+                info, {s: Outcome.ABORTED for s in self.seats}, rewards={}, reason="turn limit"
+            )
         self.infos = {s: {} for s in self.seats}
         self.infos[seat] = info
         if self._done:
@@ -458,7 +471,9 @@ class TextArenaEnv:
             result = original(*args, **kwargs)
             reason = kwargs.get("reason", args[0] if args else "")
             after = getattr(state, "error_count", 0)
-            exhausted = bool(result) if isinstance(result, bool) else (after == before or state.done)
+            exhausted = (
+                bool(result) if isinstance(result, bool) else (after == before or state.done)
+            )
             log.append((pid, str(reason) if reason is not None else "", exhausted))
             return result
 
@@ -510,7 +525,11 @@ class TextArenaEnv:
         self._outcomes = outcomes or self._label(self.rewards)
         if reason is None:
             infos = getattr(state, "game_info", {}) or {}
-            reasons = {str(v.get("reason")) for v in infos.values() if isinstance(v, dict) and v.get("reason")}
+            reasons = {
+                str(v.get("reason"))
+                for v in infos.values()
+                if isinstance(v, dict) and v.get("reason")
+            }
             reason = "; ".join(sorted(reasons)) or None
         self._done = True
         self.agents = []
@@ -555,7 +574,9 @@ class TextArenaGymEnv(gym.Env):
     def __init__(self, ta_id: str, render_mode: str | None = None, **kwargs: Any) -> None:
         self.game = TextArenaEnv(ta_id, render_mode=render_mode, **kwargs)
         if self.game.num_players != 1:
-            raise ValueError(f"TextArena game {ta_id} has {self.game.num_players} players; use TextArenaEnv")
+            raise ValueError(
+                f"TextArena game {ta_id} has {self.game.num_players} players; use TextArenaEnv"
+            )
         self.observation_space = text_space()
         self.action_space = text_space()
         self.render_mode = render_mode
@@ -568,7 +589,9 @@ class TextArenaGymEnv(gym.Env):
     def seat_instructions(self, seat: str) -> str:
         return self.instructions
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self.game.reset(seed=seed, options=options)
         return self.game.observe("player_0"), {"seat": "player", "turn": 0}

@@ -72,7 +72,9 @@ _RANGE_RE = re.compile(r"\b(\d+)\s*<=\s*num_players\s*<=\s*(\d+)")
 _EXACT_RE = re.compile(r"\bnum_players\s*==\s*(\d+)")
 _NP_RANDOM_RE = re.compile(r"\b(?:np|numpy)\.random\.(?!default_rng)")
 _NLTK_DOWNLOAD_RE = re.compile(r"nltk\.download\(\s*(\[[^\]]*\]|['\"][^'\"]+['\"])")
-_IMPORT_RE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+(?:\s*,\s*[\w.]+)*))", re.M)
+_IMPORT_RE = re.compile(
+    r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+(?:\s*,\s*[\w.]+)*))", re.M
+)
 #: Where NLTK keeps each resource TextArena asks for, relative to an nltk_data folder.
 _NLTK_PATHS = {
     "words": ("corpora/words", "corpora/words.zip"),

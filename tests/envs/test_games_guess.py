@@ -15,8 +15,15 @@ REG = default_registry()
 
 @pytest.mark.parametrize(
     "reply,n",
-    [("42", 42), ("Guess: 17", 17), ("I think 50... no, 37", 37), ("<guess>8</guess> maybe 9", 8),
-     ("-3", -3), ("my guess is 64.", 64), ("Guess: 12\nwhy: it halves 1-24", 12)],
+    [
+        ("42", 42),
+        ("Guess: 17", 17),
+        ("I think 50... no, 37", 37),
+        ("<guess>8</guess> maybe 9", 8),
+        ("-3", -3),
+        ("my guess is 64.", 64),
+        ("Guess: 12\nwhy: it halves 1-24", 12),
+    ],
 )
 def test_parser(reply, n):
     assert parse_guess(reply) == n

@@ -27,9 +27,13 @@ def play(cards, actions, hands=1):
 @pytest.mark.parametrize(
     "cards,actions,p0",
     [
-        ("KJ", ["check", "check"], 1), ("JK", ["check", "check"], -1),
-        ("KJ", ["bet", "fold"], 1), ("JK", ["bet", "call"], -2), ("QJ", ["bet", "call"], 2),
-        ("QK", ["check", "bet", "fold"], -1), ("QJ", ["check", "bet", "call"], 2),
+        ("KJ", ["check", "check"], 1),
+        ("JK", ["check", "check"], -1),
+        ("KJ", ["bet", "fold"], 1),
+        ("JK", ["bet", "call"], -2),
+        ("QJ", ["bet", "call"], 2),
+        ("QK", ["check", "bet", "fold"], -1),
+        ("QJ", ["check", "bet", "call"], 2),
         ("JQ", ["check", "bet", "call"], -2),
     ],
 )
@@ -38,7 +42,10 @@ def test_payoffs(cards, actions, p0):
     assert env.done
     assert total == {"p0": float(p0), "p1": float(-p0)}
     expected = "win" if p0 > 0 else "loss"
-    assert env.infos[env.possible_agents[0]].get("outcome", env.infos["p1"].get("outcome"))["p0"] == expected
+    assert (
+        env.infos[env.possible_agents[0]].get("outcome", env.infos["p1"].get("outcome"))["p0"]
+        == expected
+    )
 
 
 def test_each_seat_sees_only_its_own_card():
@@ -80,7 +87,9 @@ def test_illegal_action_is_an_invalid_move():
 
 
 def test_multi_hand_match():
-    env, total = play(["KJ", "JK", "QK"], ["bet", "fold", "bet", "call", "check", "bet", "call"], hands=3)
+    env, total = play(
+        ["KJ", "JK", "QK"], ["bet", "fold", "bet", "call", "check", "bet", "call"], hands=3
+    )
     assert env.done
     assert total == {"p0": 1.0 - 2.0 - 2.0, "p1": 3.0}
     assert env.chips == {"p0": -3, "p1": 3}
@@ -110,7 +119,11 @@ def test_bad_replies_never_raise():
         assert env.infos["p0"]["invalid_move"]
 
 
-@given(seed=st.integers(0, 1000), picks=st.lists(st.integers(0, 3), max_size=60), hands=st.integers(1, 5))
+@given(
+    seed=st.integers(0, 1000),
+    picks=st.lists(st.integers(0, 3), max_size=60),
+    hands=st.integers(1, 5),
+)
 @settings(max_examples=100, deadline=None)
 def test_random_play_is_zero_sum(seed, picks, hands):
     env = KuhnPokerEnv(hands=hands)

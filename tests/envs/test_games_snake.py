@@ -34,7 +34,10 @@ def test_made_through_registry():
     obs, info = env.reset(seed=3)
     assert "Legal moves" in obs and "H" in obs
     assert env.unwrapped.size == 10
-    assert isinstance(REG.make("snake-8x8").unwrapped, SnakeEnv) and REG.make("snake-8x8").unwrapped.size == 8
+    assert (
+        isinstance(REG.make("snake-8x8").unwrapped, SnakeEnv)
+        and REG.make("snake-8x8").unwrapped.size == 8
+    )
     assert REG.make("snake[size=6]").unwrapped.size == 6
     multi = REG.make("snake-multi")
     assert isinstance(multi, SnakeMultiEnv) and multi.possible_agents == ["snake_0", "snake_1"]
@@ -44,9 +47,20 @@ def test_made_through_registry():
 @pytest.mark.parametrize(
     "reply,expected",
     [
-        ("up", "up"), ("DOWN", "down"), ("Move: left", "left"), ("<move>right</move>", "right"),
-        ("I considered up, but I'll go left.", "left"), ("U", "up"), ("r", "right"), ("[w]", "up"),
-        ("a", "left"), ("s", "down"), ("d", "down"), ("north", "up"), ("East!", "right"), ("→", "right"),
+        ("up", "up"),
+        ("DOWN", "down"),
+        ("Move: left", "left"),
+        ("<move>right</move>", "right"),
+        ("I considered up, but I'll go left.", "left"),
+        ("U", "up"),
+        ("r", "right"),
+        ("[w]", "up"),
+        ("a", "left"),
+        ("s", "down"),
+        ("d", "down"),
+        ("north", "up"),
+        ("East!", "right"),
+        ("→", "right"),
         ("Thinking...\nMove: down\nbecause it is safe", "down"),
     ],
 )
@@ -54,7 +68,9 @@ def test_parser_accepts(reply, expected):
     assert parse_direction(reply) == expected
 
 
-@pytest.mark.parametrize("reply", ["", "   ", "forward", "I think a good plan is needed", "upward", "x" * 100_000, "🐍"])
+@pytest.mark.parametrize(
+    "reply", ["", "   ", "forward", "I think a good plan is needed", "upward", "x" * 100_000, "🐍"]
+)
 def test_parser_rejects(reply):
     with pytest.raises(InvalidAction):
         parse_direction(reply)
@@ -169,6 +185,7 @@ def test_invalid_arguments_are_clear():
 
 # ---- several snakes ----------------------------------------------------------------------
 
+
 def test_multi_moves_are_simultaneous():
     env = REG.make("snake-multi")
     env.reset(seed=2)
@@ -262,7 +279,10 @@ def test_multi_random_play_keeps_the_board_consistent(seed, snakes, actions):
             assert total[s] == snake.score - (0.0 if snake.alive else 1.0)
 
 
-@given(seed=st.integers(0, 10_000), actions=st.lists(st.sampled_from(["up", "down", "left", "right"]), max_size=60))
+@given(
+    seed=st.integers(0, 10_000),
+    actions=st.lists(st.sampled_from(["up", "down", "left", "right"]), max_size=60),
+)
 @settings(max_examples=60, deadline=None)
 def test_single_random_play_keeps_the_board_consistent(seed, actions):
     env = REG.make("snake", size=6, apples=2, goal=None)

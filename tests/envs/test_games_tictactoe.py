@@ -27,9 +27,22 @@ def brute_winner(cells):
 @pytest.mark.parametrize(
     "reply,cell",
     [
-        ("b2", 4), ("B2", 4), ("5", 4), ("2,2", 4), ("(2, 2)", 4), ("row 2, column 2", 4),
-        ("<move>b2</move>", 4), ("Move: c3", 8), ("a1", 0), ("1", 0), ("9", 8), ("3", 2), ("7", 6),
-        ("2,3", 5), ("a2 is tempting but I take c1", 2), ("I'll play the center: b2.", 4),
+        ("b2", 4),
+        ("B2", 4),
+        ("5", 4),
+        ("2,2", 4),
+        ("(2, 2)", 4),
+        ("row 2, column 2", 4),
+        ("<move>b2</move>", 4),
+        ("Move: c3", 8),
+        ("a1", 0),
+        ("1", 0),
+        ("9", 8),
+        ("3", 2),
+        ("7", 6),
+        ("2,3", 5),
+        ("a2 is tempting but I take c1", 2),
+        ("I'll play the center: b2.", 4),
     ],
 )
 def test_notation(reply, cell):
@@ -128,5 +141,7 @@ def test_random_games_match_brute_force(order, junk):
         full = "." not in env.cells
         assert env.done == (w is not None or full)
         if env.done:
-            expected = {"x": 0.0, "o": 0.0} if w is None else {w: 1.0, ("o" if w == "x" else "x"): -1.0}
+            expected = (
+                {"x": 0.0, "o": 0.0} if w is None else {w: 1.0, ("o" if w == "x" else "x"): -1.0}
+            )
             assert env.rewards == expected

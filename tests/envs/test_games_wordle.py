@@ -26,8 +26,8 @@ def test_word_lists():
     "guess,answer,marks",
     [
         ("crane", "crane", "GGGGG"),
-        ("speed", "abide", "__Y_Y"),   # one E in the answer: only the first E is marked
-        ("eerie", "there", "Y_Y_G"),   # the green E uses one copy; one more E left for a Y
+        ("speed", "abide", "__Y_Y"),  # one E in the answer: only the first E is marked
+        ("eerie", "there", "Y_Y_G"),  # the green E uses one copy; one more E left for a Y
         ("allee", "eagle", "YY_YG"),
         ("lever", "eagle", "YY_Y_"),
         ("abbey", "babes", "YYGG_"),
@@ -61,9 +61,16 @@ def test_feedback_properties(guess, answer):
 
 @pytest.mark.parametrize(
     "reply,word",
-    [("crane", "crane"), ("CRANE", "crane"), ("I guess CRANE", "crane"), ("my guess is crane", "crane"),
-     ("Guess: slate", "slate"), ("<guess>pilot</guess>", "pilot"), ("Maybe house? No: MOUSE.", "mouse"),
-     ("which word? think", "think")],
+    [
+        ("crane", "crane"),
+        ("CRANE", "crane"),
+        ("I guess CRANE", "crane"),
+        ("my guess is crane", "crane"),
+        ("Guess: slate", "slate"),
+        ("<guess>pilot</guess>", "pilot"),
+        ("Maybe house? No: MOUSE.", "mouse"),
+        ("which word? think", "think"),
+    ],
 )
 def test_parser(reply, word):
     assert parse_word(reply, guess_words()) == word

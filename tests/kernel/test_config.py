@@ -20,8 +20,16 @@ class Outer:
 
 
 def test_overrides_typed_and_nested():
-    cfg = parse_overrides(EvalConfig, ["env=tictactoe", "episodes=20", "temperature=0.5",
-                                       "env_kwargs.size=8", "agent=bot:minimax-3"])
+    cfg = parse_overrides(
+        EvalConfig,
+        [
+            "env=tictactoe",
+            "episodes=20",
+            "temperature=0.5",
+            "env_kwargs.size=8",
+            "agent=bot:minimax-3",
+        ],
+    )
     assert cfg.env == "tictactoe" and cfg.episodes == 20 and cfg.temperature == 0.5
     assert cfg.env_kwargs == {"size": 8} and cfg.agent == "bot:minimax-3"
     nested = parse_overrides(Outer, ["opt.lr=0.5", "steps=3"])
@@ -60,5 +68,7 @@ def test_urls_and_lists_parse():
         agents: list[str] = field(default_factory=list)
         base_url: str = ""
 
-    cfg = parse_overrides(C, ["agents=[bot:random,bot:minimax-3]", "base_url=http://127.0.0.1:8000/v1"])
+    cfg = parse_overrides(
+        C, ["agents=[bot:random,bot:minimax-3]", "base_url=http://127.0.0.1:8000/v1"]
+    )
     assert cfg.agents == ["bot:random", "bot:minimax-3"] and cfg.base_url.endswith(":8000/v1")

@@ -132,7 +132,10 @@ def test_check_env_catches_state_leak():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=30), st.sampled_from(["1", "2", "3"])), max_size=40), st.integers(0, 50))
+@given(
+    st.lists(st.one_of(st.text(max_size=30), st.sampled_from(["1", "2", "3"])), max_size=40),
+    st.integers(0, 50),
+)
 def test_highcard_never_raises_and_scores_consistent(replies, seed):
     env = HighCard()
     env.reset(seed=seed)

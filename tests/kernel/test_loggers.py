@@ -12,7 +12,12 @@ def test_tensorboard_logger_writes_events(tmp_path):
     run = str(tmp_path / "run")
     pm.notify("gymnpt_run_start", run_dir=run, config={"env": "snake"})
     for step in range(1, 4):
-        pm.notify("gymnpt_train_step_end", step=step, metrics={"reward/mean": step * 0.5, "note": "x"}, run_dir=run)
+        pm.notify(
+            "gymnpt_train_step_end",
+            step=step,
+            metrics={"reward/mean": step * 0.5, "note": "x"},
+            run_dir=run,
+        )
     pm.notify("gymnpt_run_end", run_dir=run, summary={"return": 1.0})
     assert not pm.failures
     events = list(Path(run, "tensorboard").glob("events.out.tfevents.*"))

@@ -24,7 +24,9 @@ class ToyPlugin:
 
     @hookimpl
     def gymnpt_register_agents(self, registry):
-        registry.register_agent(name="bot:first", factory=lambda env_id=None, **kw: ("first", kw), envs=("count",))
+        registry.register_agent(
+            name="bot:first", factory=lambda env_id=None, **kw: ("first", kw), envs=("count",)
+        )
 
 
 class BrokenHook:
@@ -48,7 +50,10 @@ def test_plugins_register_envs_and_broken_hook_is_reported(reg):
 
 
 def test_variant_kwargs_in_id(reg):
-    assert parse_id("snake[size=8, apples=2, name=x]") == ("snake", {"size": 8, "apples": 2, "name": "x"})
+    assert parse_id("snake[size=8, apples=2, name=x]") == (
+        "snake",
+        {"size": 8, "apples": 2, "name": "x"},
+    )
     env = reg.make("count[target=2]")
     assert env.unwrapped.target == 2
     with pytest.raises(ValueError):
@@ -113,9 +118,21 @@ def test_gymnasium_make_single_agent():
 def test_example_plugin_installs_and_passes_check_env(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
-         "--target", str(target), str(ROOT / "docs" / "example_plugin")],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--target",
+            str(target),
+            str(ROOT / "docs" / "example_plugin"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     code = (
         "from gymnpt.core.registry import default_registry\n"
@@ -127,11 +144,18 @@ def test_example_plugin_installs_and_passes_check_env(tmp_path):
         "print('ok', spec.plugin)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "ok coinflip" in out.stdout
-    listing = subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "envs"], env=env, capture_output=True,
-                             text=True, timeout=120)
+    listing = subprocess.run(
+        [sys.executable, "-m", "gymnpt.cli.main", "envs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "coinflip" in listing.stdout
 
 

@@ -20,7 +20,9 @@ class Seeded(BasePolicy):
         import random
 
         env = req.env
-        rng = random.Random(f"{env.unwrapped.seed if hasattr(env, 'unwrapped') else env.seed}-{len(req.messages)}-{req.seat}")
+        rng = random.Random(
+            f"{env.unwrapped.seed if hasattr(env, 'unwrapped') else env.seed}-{len(req.messages)}-{req.seat}"
+        )
         return rng.choice(env.legal_actions(req.seat))
 
 
@@ -77,7 +79,9 @@ def test_model_calls_are_batched_across_episodes():
 
 def test_failing_policy_ends_only_its_episodes():
     good, bad = Seeded(), Failing()
-    specs = [EpisodeSpec(seed=i, policies={"a": good, "b": bad if i == 0 else good}) for i in range(4)]
+    specs = [
+        EpisodeSpec(seed=i, policies={"a": good, "b": bad if i == 0 else good}) for i in range(4)
+    ]
     trajs = _engine(HighCard).run_episodes(specs)
     by_seed = {}
     for t in trajs:

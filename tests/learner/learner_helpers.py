@@ -14,19 +14,43 @@ def tiny_llama(seed: int = 0) -> torch.nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                      tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=False,
+    )
     return LlamaForCausalLM(cfg).float()
 
 
-def make_traj(ids: list[int], mask: list[int], ret: float, group: str, *, role: str = "player",
-              logprobs: list[float] | None = None, ep: str = "") -> Trajectory:
+def make_traj(
+    ids: list[int],
+    mask: list[int],
+    ret: float,
+    group: str,
+    *,
+    role: str = "player",
+    logprobs: list[float] | None = None,
+    ep: str = "",
+) -> Trajectory:
     """A trajectory with the given tokens, mask and return."""
-    return Trajectory(episode_id=ep or f"e{group}{ret}{len(ids)}", env_id="test", seed=0, group_id=group,
-                      role=role, policy_id="tiny", token_ids=list(ids), loss_mask=list(mask),
-                      logprobs=list(logprobs) if logprobs is not None else [0.0] * len(ids),
-                      return_=float(ret), outcome="success" if ret > 0 else "failure")
+    return Trajectory(
+        episode_id=ep or f"e{group}{ret}{len(ids)}",
+        env_id="test",
+        seed=0,
+        group_id=group,
+        role=role,
+        policy_id="tiny",
+        token_ids=list(ids),
+        loss_mask=list(mask),
+        logprobs=list(logprobs) if logprobs is not None else [0.0] * len(ids),
+        return_=float(ret),
+        outcome="success" if ret > 0 else "failure",
+    )
 
 
 # ---- a small env for in-process trainer tests ------------------------------------------------
@@ -57,7 +81,9 @@ class LineWalk(TextEnv):
         return ["player"]
 
     def _observe(self, seat: str) -> str:
-        return "".join("T" if i == self.target else "@" if i == self.pos else "." for i in range(self.size))
+        return "".join(
+            "T" if i == self.target else "@" if i == self.pos else "." for i in range(self.size)
+        )
 
     def _parse(self, seat: str, text: str) -> Any:
         t = text.strip().upper()[:1]
@@ -122,8 +148,12 @@ def line_registry() -> Registry:
 
     reg = Registry()
     reg.plugin_manager = make_plugin_manager(autoload=False)
-    reg.register_env(id="linewalk", entry_point=LineWalk, bots=("bot:line",), description="test env")
-    reg.register_env(id="coin", entry_point=CoinEnv, description="test env with rewards for random replies")
+    reg.register_env(
+        id="linewalk", entry_point=LineWalk, bots=("bot:line",), description="test env"
+    )
+    reg.register_env(
+        id="coin", entry_point=CoinEnv, description="test env with rewards for random replies"
+    )
     reg.register_agent(name="bot:line", factory=lambda env_id=None, **kw: LineBot())
     reg.register_agent(name="bot:random", factory=lambda env_id=None, **kw: LineRandom())
     reg.register_agent(name="hf", factory="gymnpt.agents.hf:make_hf_policy")

@@ -54,9 +54,14 @@ def test_advantages_hand_values() -> None:
 
 
 def test_filter_groups_drops_zero_variance_and_keeps_roles_apart() -> None:
-    trajs = [make_traj([1, 2], [0, 1], 1.0, "g1"), make_traj([1, 3], [0, 1], 1.0, "g1"),
-             make_traj([1, 2], [0, 1], 1.0, "g2"), make_traj([1, 3], [0, 1], 0.0, "g2"),
-             make_traj([1, 2], [0, 1], 1.0, "g3", role="x"), make_traj([1, 3], [0, 1], 0.0, "g3", role="o")]
+    trajs = [
+        make_traj([1, 2], [0, 1], 1.0, "g1"),
+        make_traj([1, 3], [0, 1], 1.0, "g1"),
+        make_traj([1, 2], [0, 1], 1.0, "g2"),
+        make_traj([1, 3], [0, 1], 0.0, "g2"),
+        make_traj([1, 2], [0, 1], 1.0, "g3", role="x"),
+        make_traj([1, 3], [0, 1], 0.0, "g3", role="o"),
+    ]
     kept, dropped = filter_groups(trajs)
     assert [t.group_id for t in kept] == ["g2", "g2"]
     assert dropped == 3  # g1 (no variance) and the two single-episode role groups of g3
@@ -87,12 +92,19 @@ def test_token_logprobs_match_a_plain_forward_pass(model: torch.nn.Module) -> No
     t = learner._tensors([0, 1, 2, 3], batch)
     with torch.no_grad():
         got, ent = token_logprobs(model, t["ids"], t["attn"], t["mask"], with_entropy=True)
-        want = torch.cat([full_logprobs(model, tr.token_ids)[torch.tensor(tr.loss_mask[1:]).bool()] for tr in trajs])
+        want = torch.cat(
+            [
+                full_logprobs(model, tr.token_ids)[torch.tensor(tr.loss_mask[1:]).bool()]
+                for tr in trajs
+            ]
+        )
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     assert ent is not None and bool((ent > 0).all()) and bool((ent <= np.log(64) + 1e-4).all())
 
 
-def hand_loss(model: torch.nn.Module, trajs: list, adv: np.ndarray, clip: float, agg: str) -> torch.Tensor:
+def hand_loss(
+    model: torch.nn.Module, trajs: list, adv: np.ndarray, clip: float, agg: str
+) -> torch.Tensor:
     """The clipped GRPO loss written out term by term."""
     per_seq, all_terms = [], []
     for tr, a in zip(trajs, adv, strict=True):
@@ -116,11 +128,15 @@ def test_loss_matches_hand_computed_value(model: torch.nn.Module, agg: str) -> N
     for tr in trajs:
         with torch.no_grad():
             lp = full_logprobs(model, tr.token_ids)
-        tr.logprobs = [0.0] + [float(x) + float(torch.randn(1, generator=gen)) * 0.3 if m else 0.0
-                               for x, m in zip(lp.tolist(), tr.loss_mask[1:], strict=True)]
+        tr.logprobs = [0.0] + [
+            float(x) + float(torch.randn(1, generator=gen)) * 0.3 if m else 0.0
+            for x, m in zip(lp.tolist(), tr.loss_mask[1:], strict=True)
+        ]
     cfg = LearnerConfig(loss_agg=agg, micro_batch_size=1, clip_eps=0.2, filter_zero_std=False)
     learner = Learner(model, cfg)
-    adv = compute_advantages([t.return_ for t in trajs], [t.group_id for t in trajs], "grpo", cfg.adv_eps)
+    adv = compute_advantages(
+        [t.return_ for t in trajs], [t.group_id for t in trajs], "grpo", cfg.adv_eps
+    )
     batch = make_batch(trajs, adv)
     got = learner.loss(batch)
     want = hand_loss(model, trajs, adv, 0.2, agg)
@@ -168,14 +184,25 @@ def test_masked_out_tokens_get_zero_gradient(model: torch.nn.Module) -> None:
 def test_step_changes_parameters_and_reports_metrics(model: torch.nn.Module) -> None:
     trajs = sample_batch()
     before = copy.deepcopy(model.state_dict())
-    learner = Learner(model, LearnerConfig(lr=1e-2, epochs=2, minibatch_size=2, micro_batch_size=1,
-                                           old_logprobs="recompute"))
+    learner = Learner(
+        model,
+        LearnerConfig(
+            lr=1e-2, epochs=2, minibatch_size=2, micro_batch_size=1, old_logprobs="recompute"
+        ),
+    )
     m = learner.step(trajs)
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert len(changed) == len(before)
     assert m["learn/trajectories"] == 4 and m["learn/optimizer_steps"] == 4
     assert m["policy/ratio_mean"] == pytest.approx(1.0, abs=0.2)
-    for key in ("loss/policy", "policy/entropy", "policy/clip_frac", "grad/norm", "learn/tokens_per_s", "time/learn"):
+    for key in (
+        "loss/policy",
+        "policy/entropy",
+        "policy/clip_frac",
+        "grad/norm",
+        "learn/tokens_per_s",
+        "time/learn",
+    ):
         assert np.isfinite(m[key]), key
 
 
@@ -184,17 +211,25 @@ def test_step_raises_likelihood_of_better_episode(model: torch.nn.Module) -> Non
     bad = make_traj([1, 2, 3, 20, 21], [0, 0, 0, 1, 1], 0.0, "g")
     learner = Learner(model, LearnerConfig(lr=3e-3, old_logprobs="recompute", epochs=4))
     with torch.no_grad():
-        g0, b0 = full_logprobs(model, good.token_ids)[2:].sum(), full_logprobs(model, bad.token_ids)[2:].sum()
+        g0, b0 = (
+            full_logprobs(model, good.token_ids)[2:].sum(),
+            full_logprobs(model, bad.token_ids)[2:].sum(),
+        )
     for _ in range(3):
         learner.step([good, bad])
     with torch.no_grad():
-        g1, b1 = full_logprobs(model, good.token_ids)[2:].sum(), full_logprobs(model, bad.token_ids)[2:].sum()
+        g1, b1 = (
+            full_logprobs(model, good.token_ids)[2:].sum(),
+            full_logprobs(model, bad.token_ids)[2:].sum(),
+        )
     assert g1 > g0 and b1 < b0
 
 
 def test_zero_variance_batch_is_skipped(model: torch.nn.Module) -> None:
     before = copy.deepcopy(model.state_dict())
-    m = Learner(model).step([make_traj([1, 2, 3], [0, 1, 1], 1.0, "g"), make_traj([1, 2, 4], [0, 1, 1], 1.0, "g")])
+    m = Learner(model).step(
+        [make_traj([1, 2, 3], [0, 1, 1], 1.0, "g"), make_traj([1, 2, 4], [0, 1, 1], 1.0, "g")]
+    )
     assert m["learn/skipped"] == 1.0 and m["learn/groups_dropped"] == 1.0
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 

@@ -24,26 +24,32 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reg = line_registry()
     path = tmp_path_factory.mktemp("data") / "trajectories.jsonl"
     with TrajectoryWriter(path) as w:
-        RolloutEngine("linewalk", registry=reg, writer=w).run(list(range(12)), build_policy("bot:random", "linewalk",
-                                                                                            registry=reg), group_size=4)
+        RolloutEngine("linewalk", registry=reg, writer=w).run(
+            list(range(12)), build_policy("bot:random", "linewalk", registry=reg), group_size=4
+        )
     return path
 
 
 def test_tokenized_episodes_mask_only_the_replies() -> None:
     reg = line_registry()
     _, tok = build_tiny()
-    trajs = RolloutEngine("linewalk", registry=reg).run([1, 2], build_policy("bot:line", "linewalk", registry=reg))
+    trajs = RolloutEngine("linewalk", registry=reg).run(
+        [1, 2], build_policy("bot:line", "linewalk", registry=reg)
+    )
     for t, (ids, mask) in zip(trajs, tokenize_episodes(trajs, tok), strict=True):
         replies = [m["content"] for m in t.messages if m["role"] == "assistant"]
-        masked = tok.decode([i for i, m in zip(ids, mask, strict=True) if m], skip_special_tokens=True)
+        masked = tok.decode(
+            [i for i, m in zip(ids, mask, strict=True) if m], skip_special_tokens=True
+        )
         assert masked == "".join(replies)
 
 
 def test_sft_steps_lower_the_nll() -> None:
     reg = line_registry()
     model, tok = build_tiny()
-    trajs = RolloutEngine("linewalk", registry=reg).run(list(range(8)), build_policy("bot:line", "linewalk",
-                                                                                      registry=reg))
+    trajs = RolloutEngine("linewalk", registry=reg).run(
+        list(range(8)), build_policy("bot:line", "linewalk", registry=reg)
+    )
     m = sft_steps(model, tokenize_episodes(trajs, tok), steps=12, batch_size=4, lr=1e-2)
     assert m["sft/loss_last"] < m["sft/loss_first"] * 0.7
 
@@ -54,8 +60,10 @@ def test_datasets_from_trajectories(recorded: Path) -> None:
     trajs = read_trajectories(recorded)
     _, tok = build_tiny()
     ds = sft_dataset(trajs, tok)
-    assert len(ds) == sum(t.outcome == "success" for t in trajs) and set(ds.column_names) == {"input_ids",
-                                                                                            "assistant_masks"}
+    assert len(ds) == sum(t.outcome == "success" for t in trajs) and set(ds.column_names) == {
+        "input_ids",
+        "assistant_masks",
+    }
     pairs = dpo_dataset(trajs)
     for row in pairs:
         assert row["chosen"][0]["role"] == "assistant" and row["chosen"] != row["rejected"]
@@ -64,8 +72,18 @@ def test_datasets_from_trajectories(recorded: Path) -> None:
 
 @pytest.mark.parametrize("algo", ["sft", "dpo"])
 def test_offline_training_through_trl(recorded: Path, tmp_path: Path, algo: str) -> None:
-    cfg = parse_overrides(Config, [f"algo={algo}", f"data={recorded}", f"out={tmp_path}", "name=r",
-                                   "offline.max_steps=2", "offline.batch_size=4", "offline.lr=1e-2"])
+    cfg = parse_overrides(
+        Config,
+        [
+            f"algo={algo}",
+            f"data={recorded}",
+            f"out={tmp_path}",
+            "name=r",
+            "offline.max_steps=2",
+            "offline.batch_size=4",
+            "offline.lr=1e-2",
+        ],
+    )
     assert run(cfg) == 0
     ckpt = tmp_path / "r" / "checkpoints" / "step-000002"
     new = load_file(str(ckpt / "model.safetensors"))

@@ -10,9 +10,25 @@ from pathlib import Path
 
 
 def test_short_cpu_train_run_in_subprocess(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "gymnpt.cli.main", "train", "env=snake", "steps=2", "sft.steps=5", "eval.episodes=10",
-           "sft.episodes=16", "sft.batch_size=4", "seeds_per_step=2", "group_size=4", "max_turns=4",
-           f"out={tmp_path}", "name=smoke", "progress=false", "threads=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gymnpt.cli.main",
+        "train",
+        "env=snake",
+        "steps=2",
+        "sft.steps=5",
+        "eval.episodes=10",
+        "sft.episodes=16",
+        "sft.batch_size=4",
+        "seeds_per_step=2",
+        "group_size=4",
+        "max_turns=4",
+        f"out={tmp_path}",
+        "name=smoke",
+        "progress=false",
+        "threads=1",
+    ]
     env = {**os.environ, "GYMNPT_TENSORBOARD": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -30,6 +46,11 @@ def test_short_cpu_train_run_in_subprocess(tmp_path: Path) -> None:
 
 
 def test_bad_override_exits_with_a_message() -> None:
-    proc = subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "train", "steps=-1"], capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gymnpt.cli.main", "train", "steps=-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2 and "steps" in proc.stderr

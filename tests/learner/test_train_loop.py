@@ -14,9 +14,22 @@ from gymnpt.core.config import ConfigError, parse_overrides
 from gymnpt.core.hookspecs import hookimpl
 from gymnpt.training.trainer import Config, RunDir, run
 
-BASE = ["env=linewalk", "steps=4", "seeds_per_step=2", "group_size=4", "max_new_tokens=3", "save_every=1",
-        "sft.steps=3", "sft.episodes=8", "sft.batch_size=4", "eval.episodes=4", "progress=false",
-        "learner.lr=3e-3", "concurrency=16", "threads=1"]
+BASE = [
+    "env=linewalk",
+    "steps=4",
+    "seeds_per_step=2",
+    "group_size=4",
+    "max_new_tokens=3",
+    "save_every=1",
+    "sft.steps=3",
+    "sft.episodes=8",
+    "sft.batch_size=4",
+    "eval.episodes=4",
+    "progress=false",
+    "learner.lr=3e-3",
+    "concurrency=16",
+    "threads=1",
+]
 #: the coin env rewards random replies, so an untrained model already gives groups with variance
 COIN = ["env=coin", "sft.steps=0", "eval.bots=[bot:random]", "max_new_tokens=2"]
 
@@ -45,14 +58,34 @@ def test_run_folder_contents(tmp_path: Path) -> None:
     reg = line_registry()
     assert run(cfg_for(tmp_path, "a", "steps=2"), registry=reg) == 0
     root = tmp_path / "a"
-    for f in ("config.yaml", "metrics.jsonl", "trajectories.jsonl", "reward_curve.png", "summary.json",
-              "eval/final.json", "eval/table.md", "eval/warm.json", "checkpoints/warm/config.json"):
+    for f in (
+        "config.yaml",
+        "metrics.jsonl",
+        "trajectories.jsonl",
+        "reward_curve.png",
+        "summary.json",
+        "eval/final.json",
+        "eval/table.md",
+        "eval/warm.json",
+        "checkpoints/warm/config.json",
+    ):
         assert (root / f).exists(), f
     rows = rl_rows(root)
     assert [r["step"] for r in rows] == [1, 2]
-    for key in ("reward/mean", "reward/std", "reward/success", "rollout/invalid_rate", "rollout/episode_len",
-                "policy/entropy", "loss/kl", "policy/clip_frac", "rollout/tokens_per_s", "learn/tokens_per_s",
-                "time/rollout", "time/learn"):
+    for key in (
+        "reward/mean",
+        "reward/std",
+        "reward/success",
+        "rollout/invalid_rate",
+        "rollout/episode_len",
+        "policy/entropy",
+        "loss/kl",
+        "policy/clip_frac",
+        "rollout/tokens_per_s",
+        "learn/tokens_per_s",
+        "time/rollout",
+        "time/learn",
+    ):
         assert key in rows[0], key
     # sampler and learner agree on the logprobs of what was sampled (same weights, same maths)
     assert rows[0]["policy/ratio_mean"] == pytest.approx(1.0, abs=1e-3)
@@ -77,7 +110,10 @@ def test_resume_after_kill_continues_identically(tmp_path: Path) -> None:
     # resume: the saved config is used; the run continues from step 2 with the saved RNG state
     state = torch.load(root / "checkpoints/step-000002/trainer_state.pt", weights_only=False)
     assert state["step"] == 2
-    assert run(parse_overrides(Config, [f"resume={root}", "progress=false"]), registry=line_registry()) == 0
+    assert (
+        run(parse_overrides(Config, [f"resume={root}", "progress=false"]), registry=line_registry())
+        == 0
+    )
     got = rl_rows(root)
     assert [r["step"] for r in got] == [1, 2, 3, 4]
     for a, b in zip(ref, got, strict=True):

@@ -19,9 +19,24 @@ from gymnpt.training.trainer import Config, RunDir, Trainer  # noqa: E402
 
 
 def test_short_vllm_run_and_synced_logprobs(tmp_path: Path) -> None:
-    cfg = parse_overrides(Config, ["env=coin", "policy=vllm", "model=tiny", "steps=2", "sft.steps=0",
-                                   "seeds_per_step=4", "group_size=4", "max_new_tokens=4", "eval.episodes=4",
-                                   "learner.lr=5e-2", "progress=false", "max_model_len=512", f"out={tmp_path}"])
+    cfg = parse_overrides(
+        Config,
+        [
+            "env=coin",
+            "policy=vllm",
+            "model=tiny",
+            "steps=2",
+            "sft.steps=0",
+            "seeds_per_step=4",
+            "group_size=4",
+            "max_new_tokens=4",
+            "eval.episodes=4",
+            "learner.lr=5e-2",
+            "progress=false",
+            "max_model_len=512",
+            f"out={tmp_path}",
+        ],
+    )
     reg = line_registry()
     reg.register_agent(name="vllm", factory="gymnpt.agents.vllm_backend:make_vllm_policy")
     trainer = Trainer(cfg, RunDir(tmp_path / "v"), registry=reg)

@@ -56,7 +56,9 @@ def _spec(gid: str):
     return default_registry().env_spec(gid)
 
 
-def _play(env: TextArenaEnv, seed: int, bot_seed: int, steps: int = 200, pause: bool = False) -> list[tuple]:
+def _play(
+    env: TextArenaEnv, seed: int, bot_seed: int, steps: int = 200, pause: bool = False
+) -> list[tuple]:
     """Play with the random bot; the transcript of (seat, observation, action, rewards).
 
     With ``pause`` the thread yields between moves, so that threads interleave mid-game.
@@ -84,7 +86,9 @@ def test_registers_hundreds_of_ids_with_seats_and_family():
     ids = [i for i, s in reg.envs.items() if s.family == "textarena"]
     assert len(ids) >= 500
     ttt = reg.env_spec("textarena/TicTacToe-v0")
-    assert ttt.seats == ("player_0", "player_1") and not ttt.single_agent and ttt.unavailable is None
+    assert (
+        ttt.seats == ("player_0", "player_1") and not ttt.single_agent and ttt.unavailable is None
+    )
     sudoku = reg.env_spec("textarena/Sudoku-v0")
     assert sudoku.single_agent and sudoku.seats == ("player",)
     poker = reg.env_spec("textarena/Poker-v0")
@@ -98,7 +102,14 @@ def test_registers_hundreds_of_ids_with_seats_and_family():
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="the 3.12 syntax is valid here")
 @pytest.mark.parametrize(
     "ta_id",
-    ["Chess-v0", "Checkers-v0", "Klondike-v0", "ReverseTicTacToe-v0", "UltimateTexasHoldem-v0", "IteratedStagHunt-v0"],
+    [
+        "Chess-v0",
+        "Checkers-v0",
+        "Klondike-v0",
+        "ReverseTicTacToe-v0",
+        "UltimateTexasHoldem-v0",
+        "IteratedStagHunt-v0",
+    ],
 )
 def test_python312_games_are_unavailable_with_reason(ta_id):
     spec = _spec(f"textarena/{ta_id}")
@@ -107,7 +118,9 @@ def test_python312_games_are_unavailable_with_reason(ta_id):
         default_registry().make(f"textarena/{ta_id}")
 
 
-@pytest.mark.parametrize("ta_id", ["Wordle-v0", "Hangman-v0", "Codenames-v0", "WordLadder-v0", "LetterAuction-v0"])
+@pytest.mark.parametrize(
+    "ta_id", ["Wordle-v0", "Hangman-v0", "Codenames-v0", "WordLadder-v0", "LetterAuction-v0"]
+)
 def test_word_games_need_nltk_data_on_disk(ta_id):
     spec = _spec(f"textarena/{ta_id}")
     if cat.nltk_data_missing(["words"]):
@@ -148,7 +161,11 @@ def test_player_ranges_come_from_the_games():
     assert games["Sudoku-v0"].players == (1, 1, 1)
     assert games["LiarsDice-v0"].players[:2] == (2, 15)
     assert games["ThreePlayerTicTacToe-v0"].players == (3, 3, 3)
-    assert cat.player_range("NewGame", "self.state = ta.SinglePlayerState(num_players)") == (1, 1, 1)
+    assert cat.player_range("NewGame", "self.state = ta.SinglePlayerState(num_players)") == (
+        1,
+        1,
+        1,
+    )
     assert cat.player_range("NewGame", "assert 3 <= num_players <= 7") == (3, 7, 3)
 
 
@@ -378,4 +395,6 @@ def test_plugin_loads_into_a_fresh_registry():
 
     reg = Registry().load_plugins(make_plugin_manager(autoload=False, plugins=[plugin]))
     assert "textarena/TicTacToe-v0" in reg.envs
-    assert reg.agent_spec("bot:textarena-random", "textarena/Nim-v0")[0].name == "bot:textarena-random"
+    assert (
+        reg.agent_spec("bot:textarena-random", "textarena/Nim-v0")[0].name == "bot:textarena-random"
+    )

@@ -10,7 +10,9 @@ from gymnpt.training.selfplay import LeagueConfig, RoleBaseline, SelfPlay
 
 
 def _t(role, r):
-    return Trajectory(episode_id="e", env_id="x", seed=0, group_id="g", role=role, policy_id="p", return_=r)
+    return Trajectory(
+        episode_id="e", env_id="x", seed=0, group_id="g", role=role, policy_id="p", return_=r
+    )
 
 
 def test_rae_uses_one_baseline_per_role():
@@ -28,8 +30,15 @@ def test_rae_uses_one_baseline_per_role():
 
 def _selfplay(tmp_path, **kw):
     reg = default_registry()
-    return SelfPlay(["x", "o"], LeagueConfig(**kw), bots=["bot:minimax", "bot:random"], env_id="tictactoe",
-                    registry=reg, snapshot_dir=tmp_path, seed=0)
+    return SelfPlay(
+        ["x", "o"],
+        LeagueConfig(**kw),
+        bots=["bot:minimax", "bot:random"],
+        env_id="tictactoe",
+        registry=reg,
+        snapshot_dir=tmp_path,
+        seed=0,
+    )
 
 
 def test_pure_selfplay_plans_learner_in_every_seat(tmp_path):

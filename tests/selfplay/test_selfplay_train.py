@@ -8,16 +8,37 @@ import subprocess
 import sys
 from pathlib import Path
 
-ARGS = ["env=tictactoe", "selfplay=true", "league.snapshot_every=1", "league.self_share=0.5", "sft.steps=3",
-        "sft.episodes=8", "sft.batch_size=4", "seeds_per_step=4", "group_size=2", "max_turns=6", "max_new_tokens=4",
-        "eval.episodes=8", "eval.every=1", "eval.periodic_episodes=4", "progress=false", "threads=1",
-        "save_every=1"]
+ARGS = [
+    "env=tictactoe",
+    "selfplay=true",
+    "league.snapshot_every=1",
+    "league.self_share=0.5",
+    "sft.steps=3",
+    "sft.episodes=8",
+    "sft.batch_size=4",
+    "seeds_per_step=4",
+    "group_size=2",
+    "max_turns=6",
+    "max_new_tokens=4",
+    "eval.episodes=8",
+    "eval.every=1",
+    "eval.periodic_episodes=4",
+    "progress=false",
+    "threads=1",
+    "save_every=1",
+]
 
 
 def _train(*extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "GYMNPT_TENSORBOARD": "0"}
-    return subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "train", *ARGS, *extra], capture_output=True,
-                          text=True, timeout=400, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gymnpt.cli.main", "train", *ARGS, *extra],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+        check=False,
+    )
 
 
 def test_selfplay_run_writes_eval_and_league(tmp_path: Path) -> None:
@@ -48,7 +69,22 @@ def test_selfplay_run_writes_eval_and_league(tmp_path: Path) -> None:
 
 
 def test_selfplay_needs_a_multiseat_env(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "gymnpt.cli.main", "train", "env=snake", "selfplay=true", "sft.steps=0",
-                           "steps=1", f"out={tmp_path}", "progress=false"], capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gymnpt.cli.main",
+            "train",
+            "env=snake",
+            "selfplay=true",
+            "sft.steps=0",
+            "steps=1",
+            f"out={tmp_path}",
+            "progress=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode != 0 and "multi-seat" in proc.stderr

@@ -50,11 +50,11 @@ def test_uniform_and_recency_sampling() -> None:
 def test_rating_sampling_prefers_even_opponents() -> None:
     lg = make_league()
     for _ in range(30):
-        lg.record("bot:random", "win")      # far too easy
-        lg.record("step-10", 0.0)            # far too hard
+        lg.record("bot:random", "win")  # far too easy
+        lg.record("step-10", 0.0)  # far too hard
     for _ in range(15):
         lg.record("step-20", "win")
-        lg.record("step-20", "loss")         # about even
+        lg.record("step-20", "loss")  # about even
     w = lg.weights("rating")
     assert w["step-20"] > 2 * w["bot:random"]
     assert w["step-20"] > 2 * w["step-10"]
@@ -100,6 +100,7 @@ def test_policies_are_cached_and_evicted() -> None:
         def f():
             built[name] += 1
             return Fixed(name)
+
         return f
 
     lg = League(max_cached=2)

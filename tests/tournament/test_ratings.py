@@ -20,7 +20,9 @@ from gymnpt.arena.ratings import (
 )
 
 
-def simulate(strengths: dict[str, float], n: int, seed: int = 0, draw_band: float = 0.0) -> list[GameResult]:
+def simulate(
+    strengths: dict[str, float], n: int, seed: int = 0, draw_band: float = 0.0
+) -> list[GameResult]:
     rng = random.Random(seed)
     names = list(strengths)
     games = []
@@ -98,7 +100,13 @@ def test_openskill_orders_players_and_handles_draws() -> None:
 def test_crosstable_counts_both_directions() -> None:
     games = [GameResult("a", "b", 1.0), GameResult("b", "a", 0.5), GameResult("b", "a", 1.0)]
     t = crosstable(games, ["a", "b", "c"])
-    assert t["a"]["b"] == {"wins": 1, "draws": 1, "losses": 1, "games": 3, "score": pytest.approx(0.5)}
+    assert t["a"]["b"] == {
+        "wins": 1,
+        "draws": 1,
+        "losses": 1,
+        "games": 3,
+        "score": pytest.approx(0.5),
+    }
     assert t["b"]["a"]["wins"] == 1 and t["b"]["a"]["losses"] == 1
     assert t["a"]["c"]["games"] == 0 and math.isnan(t["a"]["c"]["score"])
 

@@ -39,7 +39,9 @@ def test_ray_results_equal_local(local_ray, tmp_path: Path) -> None:
     agents = ["bot:random", "bot:minimax-1", "bot:minimax"]
     common = dict(env="tictactoe", agents=agents, games=4, bootstrap=20, plot=False)
     local = run_tournament(Config(**common, out=str(tmp_path / "local")))
-    remote = run_tournament(Config(**common, out=str(tmp_path / "ray"), backend="ray", chunk_size=5))
+    remote = run_tournament(
+        Config(**common, out=str(tmp_path / "ray"), backend="ray", chunk_size=5)
+    )
     assert remote.errors == 0 and remote.played == local.played == 12
     assert remote.stats["tasks"] == 3
     assert rows(tmp_path / "ray") == rows(tmp_path / "local")

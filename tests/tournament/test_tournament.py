@@ -50,17 +50,27 @@ def test_schedule_pairs_seeds_with_seats_swapped() -> None:
     assert len(games) == 3 * 4
     ab = [g for g in games if set(g.agents) == {"a", "b"}]
     assert sorted((g.seed, g.agents) for g in ab) == [
-        (10, ("a", "b")), (10, ("b", "a")), (11, ("a", "b")), (11, ("b", "a"))]
+        (10, ("a", "b")),
+        (10, ("b", "a")),
+        (11, ("a", "b")),
+        (11, ("b", "a")),
+    ]
     assert len({g.key for g in games}) == len(games)
     with pytest.raises(ValueError, match="two-seat"):
         schedule(["a", "b"], ["p"], games=2)
 
 
 def test_config_validation_and_cli_lists() -> None:
-    cfg = parse_overrides(Config, ["env=connect_four", "agents=[bot:random,bot:minimax-3]", "games=6"])
+    cfg = parse_overrides(
+        Config, ["env=connect_four", "agents=[bot:random,bot:minimax-3]", "games=6"]
+    )
     assert cfg.agents == ["bot:random", "bot:minimax-3"] and cfg.games == 6
-    for bad in (["agents=[bot:random]"], ["agents=[a,a]"], ["agents=[a,b]", "games=3"],
-                ["agents=[a,b]", "backend=spark"]):
+    for bad in (
+        ["agents=[bot:random]"],
+        ["agents=[a,a]"],
+        ["agents=[a,b]", "games=3"],
+        ["agents=[a,b]", "backend=spark"],
+    ):
         with pytest.raises(ConfigError):
             parse_overrides(Config, bad)
     with pytest.raises(ConfigError, match="did you mean|Did you mean"):
@@ -92,7 +102,14 @@ def test_invalid_replies_lose_and_rows_arrive_per_game() -> None:
 def test_resumed_tournament_equals_uninterrupted(tmp_path: Path) -> None:
     needs("tictactoe", "bot:random", "bot:minimax")
     agents = ["bot:random", "bot:minimax-1", "bot:minimax"]
-    full = Config(env="tictactoe", agents=agents, games=6, out=str(tmp_path / "full"), bootstrap=30, plot=False)
+    full = Config(
+        env="tictactoe",
+        agents=agents,
+        games=6,
+        out=str(tmp_path / "full"),
+        bootstrap=30,
+        plot=False,
+    )
     r_full = run_tournament(full)
     assert (r_full.played, r_full.skipped, r_full.errors) == (18, 0, 0)
 
@@ -101,7 +118,9 @@ def test_resumed_tournament_equals_uninterrupted(tmp_path: Path) -> None:
     part.mkdir()
     lines = (tmp_path / "full" / "results.jsonl").read_text().splitlines(keepends=True)
     (part / "results.jsonl").write_text("".join(lines[:7]) + lines[7][:25])
-    resumed = Config(env="tictactoe", agents=agents, games=6, out=str(part), bootstrap=30, plot=False)
+    resumed = Config(
+        env="tictactoe", agents=agents, games=6, out=str(part), bootstrap=30, plot=False
+    )
     r_res = run_tournament(resumed)
     assert (r_res.played, r_res.skipped) == (11, 7)
     assert stable(part) == stable(tmp_path / "full")
@@ -109,8 +128,15 @@ def test_resumed_tournament_equals_uninterrupted(tmp_path: Path) -> None:
     # Running again plays nothing.
     assert run_tournament(resumed).played == 0
     # Other settings are another tournament: nothing is skipped.
-    other = Config(env="tictactoe", agents=agents[:2], games=2, max_turns=3, out=str(part), bootstrap=0,
-                   plot=False)
+    other = Config(
+        env="tictactoe",
+        agents=agents[:2],
+        games=2,
+        max_turns=3,
+        out=str(part),
+        bootstrap=0,
+        plot=False,
+    )
     assert run_tournament(other).skipped == 0
     fp = MatchSettings.from_config(resumed).fingerprint()
     fp_other = MatchSettings.from_config(other).fingerprint()
@@ -135,14 +161,28 @@ def test_ratings_recover_minimax_depth_order_on_connect_four(tmp_path: Path) -> 
 def test_cli_subprocess(tmp_path: Path) -> None:
     needs("tictactoe", "bot:random", "bot:minimax")
     out = tmp_path / "t"
-    cmd = [sys.executable, "-m", "gymnpt.cli.main", "tournament", "env=tictactoe",
-           "agents=[bot:random,bot:minimax]", "games=2", f"out={out}", "bootstrap=20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gymnpt.cli.main",
+        "tournament",
+        "env=tictactoe",
+        "agents=[bot:random,bot:minimax]",
+        "games=2",
+        f"out={out}",
+        "bootstrap=20",
+    ]
     env = {**os.environ, "COLUMNS": "120"}
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert p.returncode == 0, p.stderr
     assert "bot:minimax" in p.stdout and "Bradley-Terry" in p.stdout
     data = json.loads((out / "ratings.json").read_text())
     assert data["num_games"] == 2 and data["ratings"][0]["name"] == "bot:minimax"
-    bad = subprocess.run([*cmd[:5], "agents=[bot:random,bot:no_such_bot]", "games=2", f"out={out}"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    bad = subprocess.run(
+        [*cmd[:5], "agents=[bot:random,bot:no_such_bot]", "games=2", f"out={out}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert bad.returncode != 0 and "no_such_bot" in bad.stderr
