@@ -293,8 +293,10 @@ def test_greedy_snake_beats_random():
     rnd = RolloutEngine(env="snake").run(
         seeds=seeds, policies=REG.make_agent("bot:random", "snake")
     )
+
     def apples(trajs):
         return sum(t.return_ + (1 if t.outcome == "failure" else 0) for t in trajs) / len(trajs)
+
     assert apples(greedy) >= apples(rnd) + 5
     assert all(t.invalid_moves == 0 for t in greedy + rnd)
 
