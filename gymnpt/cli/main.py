@@ -454,7 +454,7 @@ COMMANDS: dict[str, tuple[Any, Any, str]] = {
     "eval": (EvalConfig, cmd_eval, "evaluate an agent with 95% CIs"),
     "rollout": (RolloutConfig, cmd_rollout, "record trajectories with a policy"),
     "train": (
-        "gymnpt.training.trainer:Config",
+        "gymnpt.training.config:Config",
         "gymnpt.training.trainer:run",
         "train a policy (SFT warm start + GRPO, RLOO, SFT, DPO)",
     ),

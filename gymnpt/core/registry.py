@@ -72,6 +72,22 @@ class EnvSpec:
     #: When set, the env cannot be made here; the text says why (e.g. a missing download).
     unavailable: str | None = None
     tags: tuple[str, ...] = ()
+    #: The env's own limit on replies per episode; commands cap episodes there by default.
+    max_turns: int | None = None
+    #: Deadline in seconds for one ``reset`` or ``step`` call; None takes the command's default.
+    step_timeout: float | None = None
+    #: True when steps block for real time (sandboxes, browsers, servers): the engine runs
+    #: them in worker threads so they never block the event loop.
+    blocking: bool = False
+    #: Env settings of the default CPU training run (``gymnpt train preset=true``); every user
+    #: can pick them by hand too, e.g. ``{"size": 5, "apples": 2}``.
+    train_preset: dict[str, Any] = field(default_factory=dict)
+    #: Episode metrics of this env: ``fn(trajectories) -> {name: value}`` (or
+    #: ``"module:attr"``), printed by ``gymnpt eval`` and tournaments next to the generic ones.
+    metrics: str | Callable[..., dict[str, Any]] | None = None
+    #: Policy evaluators: name -> ``fn(policy, *, registry, sampling) -> dict`` (or
+    #: ``"module:attr"``), e.g. exact exploitability for a solved game; ``gymnpt eval`` prints them.
+    evaluators: dict[str, str | Callable[..., dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.seats = tuple(self.seats)

@@ -314,14 +314,8 @@ def run_offline(cfg: Any) -> int:
     from rich.console import Console
 
     from gymnpt.core.config import to_yaml
-    from gymnpt.training.trainer import (
-        RunDir,
-        _atomic_write,
-        _device,
-        _dtype,
-        load_model,
-        seed_everything,
-    )
+    from gymnpt.training.models import _device, _dtype, load_model, seed_everything
+    from gymnpt.training.rundir import RunDir, _atomic_write
 
     console = Console()
     data = Path(cfg.data)

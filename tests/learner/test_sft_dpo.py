@@ -14,7 +14,8 @@ from gymnpt.models.tiny import build_tiny, tiny_path
 from gymnpt.rollout.engine import RolloutEngine
 from gymnpt.rollout.policies import build_policy
 from gymnpt.rollout.trajectory import TrajectoryWriter
-from gymnpt.training.trainer import Config, run
+from gymnpt.training.config import Config
+from gymnpt.training.trainer import run
 from gymnpt.training.warmstart import dpo_dataset, sft_dataset, sft_steps, tokenize_episodes
 
 

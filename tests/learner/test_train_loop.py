@@ -12,7 +12,9 @@ from safetensors.torch import load_file
 
 from gymnpt.core.config import ConfigError, parse_overrides
 from gymnpt.core.hookspecs import hookimpl
-from gymnpt.training.trainer import Config, RunDir, run
+from gymnpt.training.config import Config
+from gymnpt.training.rundir import RunDir
+from gymnpt.training.trainer import run
 
 BASE = [
     "env=linewalk",

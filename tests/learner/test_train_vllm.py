@@ -14,8 +14,10 @@ from learner_helpers import line_registry  # noqa: E402
 
 from gymnpt.core.config import parse_overrides  # noqa: E402
 from gymnpt.rollout.trajectory import read_trajectories  # noqa: E402
+from gymnpt.training.config import Config  # noqa: E402
 from gymnpt.training.learner import token_logprobs  # noqa: E402
-from gymnpt.training.trainer import Config, RunDir, Trainer  # noqa: E402
+from gymnpt.training.rundir import RunDir  # noqa: E402
+from gymnpt.training.trainer import Trainer  # noqa: E402
 
 
 def test_short_vllm_run_and_synced_logprobs(tmp_path: Path) -> None:
