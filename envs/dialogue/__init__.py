@@ -1,0 +1,1 @@
+"""Dialogue games: a game master and two-player games in the style of clembench."""

@@ -1,0 +1,1 @@
+"""Web tasks: a local shop on a real HTTP server, and MiniWoB++ in headless Chromium."""
