@@ -21,6 +21,11 @@ Token in / token out:
   with one forward pass over the conversation at the same temperature. With
   ``logprobs="raw"`` it is ``log_softmax(logits)`` whatever the temperature.
 
+Abandoned work stops: :meth:`HFPolicy.cancel` (called by the rollout engine when a batched call
+passes its deadline) sets a flag that the sampling loop checks before every decoding step, so
+the generation thread of every ``generate`` call in flight returns within one model step,
+raising :class:`GenerationCancelled`, and the model is free for the next batch.
+
 Sampling is seeded per request: a request whose ``params.seed`` is set draws from its own
 ``torch.Generator`` seeded with it (the same seed gives the same ids, alone or in any batch);
 other requests get a seed drawn in order from the policy's generator (``seed=`` at
@@ -41,14 +46,18 @@ from gymnpt.rollout.policy import (
     Completion,
     Request,
     SamplingParams,
-    check_sampling,
+    effective_params,
     sampling_overrides,
 )
+from gymnpt.rollout.tokens import encode_chat, prompt_ids, stop_token_ids
 
-__all__ = ["HFPolicy", "make_hf_policy"]
+__all__ = ["GenerationCancelled", "HFPolicy", "make_hf_policy"]
 
-_END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class GenerationCancelled(RuntimeError):
+    """A ``generate`` call stopped by :meth:`HFPolicy.cancel` before it finished."""
 
 
 @dataclass
@@ -166,8 +175,9 @@ class HFPolicy:
         stop: when set, overrides every request's stop strings.
         num_threads: CPU threads torch uses while sampling (restored afterwards). None (the
             default) picks 1 for models under 20M parameters, whose small matrix products do
-            not gain from more threads and slow down badly when cores are shared, and leaves
-            torch's setting alone otherwise; 0 always leaves it alone.
+            not gain from more threads and slow down badly when cores are shared, and
+            :func:`auto_threads` (the cores not busy with other work when the policy is made)
+            for larger ones; 0 leaves torch's setting alone.
         prefix_cache_mb: memory for reusing the key/value cache of earlier turns of a
             conversation (0 turns it off). Multi-turn prompts then cost only their new tokens.
     """
@@ -201,12 +211,19 @@ class HFPolicy:
         self.logprob_mode = logprobs
         self.max_batch_size = max_batch_size
         self.num_threads = num_threads
+        self._auto: int | None = None
         self._prefix = _PrefixCache(prefix_cache_mb * 2**20) if prefix_cache_mb > 0 else None
         self.overrides: dict[str, Any] = sampling_overrides(
             temperature, top_p, max_new_tokens, stop
         )
         self.version = 0
         self._lock = threading.Lock()
+        #: Cancel flags of the ``generate`` calls in flight (see :meth:`cancel`).
+        self._flags: set[threading.Event] = set()
+        self._flags_lock = threading.Lock()
+        #: Decoding steps run so far (one per sampled token position of a batch); it stops
+        #: growing once cancelled work has returned.
+        self.decode_steps = 0
         self._seed_gen = torch.Generator().manual_seed(seed)
         if isinstance(model, (str, os.PathLike)):
             self.model_name = str(model)
@@ -229,9 +246,12 @@ class HFPolicy:
 
         path = resolve_model(name)
         try:
-            model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=_torch_dtype(self.dtype, self.device)
-            )
+            if is_adapter_dir(path):
+                model = load_adapter_model(path, dtype=_torch_dtype(self.dtype, self.device))
+            else:
+                model = AutoModelForCausalLM.from_pretrained(
+                    path, dtype=_torch_dtype(self.dtype, self.device)
+                )
         except OSError as exc:
             raise FileNotFoundError(
                 f"cannot load model {name!r} (resolved to {path!r}): {exc}. Use model=tiny, "
@@ -241,22 +261,18 @@ class HFPolicy:
         model = model.to(self.device)  # type: ignore[arg-type]
         model.eval()
         if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            tok_path = path
+            if is_adapter_dir(path) and not any(
+                (Path(path) / f).exists() for f in ("tokenizer.json", "tokenizer_config.json")
+            ):
+                tok_path = adapter_base(path)
+            tokenizer = AutoTokenizer.from_pretrained(tok_path)
         return model, tokenizer
 
     def _setup_tokens(self) -> None:
         tok = self.tokenizer
-        eos: set[int] = set()
-        if tok.eos_token_id is not None:
-            eos.add(int(tok.eos_token_id))
         gen_cfg = getattr(self.model, "generation_config", None)
-        gen_eos = getattr(gen_cfg, "eos_token_id", None)
-        if isinstance(gen_eos, int):
-            eos.add(gen_eos)
-        elif isinstance(gen_eos, (list, tuple)):
-            eos.update(int(x) for x in gen_eos)
-        vocab = tok.get_vocab()
-        eos.update(vocab[t] for t in _END_OF_TURN_TOKENS if t in vocab)
+        eos = stop_token_ids(tok, getattr(gen_cfg, "eos_token_id", None))
         if not eos:
             raise ValueError(f"tokenizer of {self.model_name!r} has no eos / end-of-turn token")
         self.eos_ids = eos
@@ -283,11 +299,14 @@ class HFPolicy:
         The tokenizer is reloaded too when the folder has one.
 
         Args:
-            path: a folder with ``config.json`` and weights.
+            path: a folder with ``config.json`` and weights, or a LoRA adapter folder
+                (``adapter_config.json``; loaded onto its base model and merged).
         """
         p = Path(path)
-        if not (p / "config.json").exists():
-            raise FileNotFoundError(f"no checkpoint at {p}: expected a folder with config.json")
+        if not (p / "config.json").exists() and not is_adapter_dir(p):
+            raise FileNotFoundError(
+                f"no checkpoint at {p}: expected a folder with config.json or adapter_config.json"
+            )
         has_tok = (p / "tokenizer.json").exists() or (p / "tokenizer_config.json").exists()
         model, tokenizer = self._load(str(p), None if has_tok else self.tokenizer)
         self.set_model(model, tokenizer)
@@ -295,50 +314,82 @@ class HFPolicy:
     # ---- prompts ---------------------------------------------------------------------------
     def encode_messages(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of ``messages`` rendered by the chat template with the generation prompt."""
-        if not messages:
-            raise ValueError("a request needs at least one message or prompt_token_ids")
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(
-                f"the tokenizer of {self.model_name!r} has no chat template; send "
-                "prompt_token_ids or use a chat model"
-            )
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return encode_chat(self.tokenizer, messages, name=self.model_name)
 
     def _params(self, params: SamplingParams) -> SamplingParams:
-        out = params.with_(**self.overrides) if self.overrides else params
-        check_sampling(out)
-        return out
+        return effective_params(params, self.overrides)
+
+    def rng_state(self) -> Any:
+        """The state of the stream that seeds requests without a seed (for checkpoints)."""
+        return self._seed_gen.get_state()
+
+    def set_rng_state(self, state: Any) -> None:
+        """Restore what :meth:`rng_state` returned."""
+        self._seed_gen.set_state(state)
 
     # ---- generation ------------------------------------------------------------------------
     async def generate(self, requests: list[Request]) -> list[Completion]:
-        """Answer all ``requests`` in batches; the blocking model work runs in a thread."""
+        """Answer all ``requests`` in batches; the blocking model work runs in a thread.
+
+        Raises:
+            GenerationCancelled: :meth:`cancel` was called before the answers were ready.
+        """
         if not requests:
             return []
-        return await asyncio.to_thread(self.generate_sync, requests)
+        # The flag is registered here, not in the thread, so that a cancel() right after a
+        # timeout reaches a thread that has not started yet.
+        flag = self._new_flag()
+        return await asyncio.to_thread(self._generate_flagged, requests, flag)
 
     def generate_sync(self, requests: list[Request]) -> list[Completion]:
-        """The blocking form of :meth:`generate`."""
+        """The blocking form of :meth:`generate`.
+
+        Raises:
+            GenerationCancelled: :meth:`cancel` was called (from another thread) meanwhile.
+        """
+        return self._generate_flagged(requests, self._new_flag())
+
+    def cancel(self) -> None:
+        """Stop every ``generate`` call in flight; later calls run normally.
+
+        Each stopped call's thread returns within one decoding step (raising
+        :class:`GenerationCancelled`); the caller has already given up on its answers. Safe to
+        call from any thread, and a no-op when nothing is running.
+        """
+        with self._flags_lock:
+            for flag in self._flags:
+                flag.set()
+
+    def _new_flag(self) -> threading.Event:
+        flag = threading.Event()
+        with self._flags_lock:
+            self._flags.add(flag)
+        return flag
+
+    def _generate_flagged(self, requests: list[Request], flag: threading.Event) -> list[Completion]:
+        try:
+            return self._generate(requests, flag)
+        finally:
+            with self._flags_lock:
+                self._flags.discard(flag)
+
+    def _generate(self, requests: list[Request], flag: threading.Event) -> list[Completion]:
         import torch
 
+        if flag.is_set():
+            raise GenerationCancelled("generation cancelled before it started")
         rows: list[_Row] = []
         for req in requests:
             params = self._params(req.params)
-            prompt = (
-                [int(t) for t in req.prompt_token_ids]
-                if req.prompt_token_ids is not None
-                else self.encode_messages(req.messages)
-            )
-            if not prompt:
-                raise ValueError("empty prompt: prompt_token_ids is an empty list")
+            prompt = prompt_ids(req, self.tokenizer, name=self.model_name)
             seed = params.seed
             if seed is None:
                 seed = int(torch.randint(0, 2**62, (1,), generator=self._seed_gen).item())
             rows.append(_Row(prompt, params, torch.Generator().manual_seed(int(seed))))
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt))
         with self._lock:
+            if flag.is_set():  # cancelled while waiting for the model
+                raise GenerationCancelled("generation cancelled before it started")
             version = self.version
             if self._prefix is not None:
                 params_version = sum(p._version for p in self.model.parameters())
@@ -349,7 +400,8 @@ class HFPolicy:
                 torch.set_num_threads(threads)
             try:
                 for start in range(0, len(order), self.max_batch_size):
-                    self._sample([rows[i] for i in order[start : start + self.max_batch_size]])
+                    chunk = [rows[i] for i in order[start : start + self.max_batch_size]]
+                    self._sample(chunk, flag)
             finally:
                 if threads:
                     torch.set_num_threads(saved)
@@ -378,12 +430,16 @@ class HFPolicy:
         if device.type != "cpu":
             return 0
         size = sum(p.numel() for p in self.model.parameters())
-        return 1 if size < 20_000_000 else 0
+        if size < 20_000_000:
+            return 1
+        if self._auto is None:
+            self._auto = auto_threads()
+        return self._auto
 
     def _decode(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
-    def _sample(self, rows: list[_Row]) -> None:
+    def _sample(self, rows: list[_Row], flag: threading.Event | None = None) -> None:
         import torch
 
         model = self.model
@@ -443,6 +499,11 @@ class HFPolicy:
                 next_pos = positions[:, -1:] + 1
                 fed = 0
                 for _ in range(steps):
+                    if flag is not None and flag.is_set():
+                        raise GenerationCancelled(
+                            f"generation cancelled after {fed} of {steps} decoding steps"
+                        )
+                    self.decode_steps += 1
                     logits = out.logits[:, -1, :].float().cpu()
                     tokens = self._pick(rows, logits, greedy, scale, top_p)
                     if all(r.done for r in rows):
@@ -533,6 +594,80 @@ class HFPolicy:
     def close(self) -> None:
         """Release the model."""
         self.model = None
+
+
+def is_adapter_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a LoRA (PEFT) adapter folder without full model weights."""
+    p = Path(path)
+    return (p / "adapter_config.json").is_file() and not (p / "config.json").is_file()
+
+
+def adapter_base(path: str | os.PathLike[str]) -> str:
+    """The base model of the adapter folder ``path``, resolved to a loadable path or id.
+
+    Raises:
+        FileNotFoundError: when the adapter names no base model.
+    """
+    import json
+
+    from gymnpt.models.tiny import resolve_model
+
+    cfg = json.loads((Path(path) / "adapter_config.json").read_text(encoding="utf-8"))
+    base = cfg.get("base_model_name_or_path")
+    if not base:
+        raise FileNotFoundError(
+            f"the LoRA adapter in {path} names no base model (base_model_name_or_path)"
+        )
+    return str(resolve_model(str(base)))
+
+
+def load_adapter_model(path: str | os.PathLike[str], *, dtype: Any = None) -> Any:
+    """Load the base model of a LoRA adapter folder, apply the adapter and merge it.
+
+    The merged model samples as fast as the base model and equals base + adapter.
+    """
+    import peft
+    from transformers import AutoModelForCausalLM
+
+    base_path = adapter_base(path)
+    try:
+        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"cannot load the base model {base_path!r} of the LoRA adapter in {path}: {exc}"
+        ) from exc
+    return peft.PeftModel.from_pretrained(base, str(path)).merge_and_unload()
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]  # noqa: SIM115
+        if quota != "max":
+            cores = min(cores, max(1, int(float(quota) / float(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def auto_threads() -> int:
+    """Threads for a local model that do not oversubscribe the cores.
+
+    The usable cores (:func:`usable_cores`) minus the one-minute load average of the machine,
+    rounded, at least 1: on an idle machine every core, on cores shared with other busy
+    processes fewer (on two busy cores, one). The choice is made once per policy; pass
+    ``threads=N`` to pin it, e.g. for runs that must match bit for bit across machines.
+    """
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return max(1, min(cores, round(cores - load)))
 
 
 def make_hf_policy(env_id: str | None = None, model: str = "tiny", **kwargs: Any) -> HFPolicy:

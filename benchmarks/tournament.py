@@ -72,7 +72,7 @@ def tournament(
             bootstrap=0,
             plot=False,
             progress=False,
-            exploitability=False,
+            evaluators=False,
             **kw,
         )
         t0 = time.perf_counter()

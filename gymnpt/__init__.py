@@ -11,7 +11,7 @@ The kernel is layered; each sub-package says what it owns and what it may import
 - :mod:`gymnpt.cli` — the ``gymnpt`` command
 
 The names below are the public API; they load on first use so that ``import gymnpt`` stays
-cheap (no torch, no plugins).
+cheap (no Gymnasium, no torch, no plugins).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "InvalidAction": "gymnpt.core.env",
     "MultiAgentEnv": "gymnpt.core.env",
+    "MultiSeatEnv": "gymnpt.core.env",
     "Outcome": "gymnpt.core.env",
     "TextEnv": "gymnpt.core.env",
-    "as_multiagent": "gymnpt.core.env",
+    "as_multiagent": "gymnpt.core.adapters",
     "hookimpl": "gymnpt.core.hookspecs",
     "AgentSpec": "gymnpt.core.registry",
     "EnvSpec": "gymnpt.core.registry",
@@ -49,6 +50,7 @@ __all__ = [
     "EnvSpec",
     "InvalidAction",
     "MultiAgentEnv",
+    "MultiSeatEnv",
     "Outcome",
     "Policy",
     "Registry",
@@ -65,12 +67,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from gymnpt.core.adapters import as_multiagent
     from gymnpt.core.env import (
         InvalidAction,
         MultiAgentEnv,
+        MultiSeatEnv,
         Outcome,
         TextEnv,
-        as_multiagent,
     )
     from gymnpt.core.hookspecs import hookimpl
     from gymnpt.core.registry import (
@@ -106,10 +109,11 @@ def make_agent(name: str, env_id: str | None = None, **kwargs: object) -> Any:
 
 
 def _register_with_gymnasium() -> None:
-    # `import gymnpt` makes `gymnasium.make("gymnpt/<id>")` work for every single-agent env.
-    from gymnpt.core.gym_compat import register_gymnasium_envs
+    # `gymnasium.make("gymnpt/<id>")` for every single-agent env, without importing Gymnasium
+    # here: the ids are registered now if Gymnasium is loaded, else right after it loads.
+    from gymnpt.core.gym_compat import install_import_hook
 
-    register_gymnasium_envs()
+    install_import_hook()
 
 
 _register_with_gymnasium()

@@ -134,7 +134,8 @@ class EnvRollout:
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
         """Play one episode per prompt with the trainer's model; see the module docstring."""
-        from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
+        from gymnpt.rollout.engine import RolloutEngine
+        from gymnpt.rollout.planner import EpisodePlanner, bind
         from gymnpt.rollout.policy import SamplingParams
 
         args = trainer.args
@@ -153,18 +154,16 @@ class EnvRollout:
             call_timeout=None,
         )
         seats = list(self.spec.seats)
-        pols: dict[str, Any] = {seats[0]: policy}
+        slots: dict[str, Any] = {"learner": policy}
+        seating = {s: ("learner" if i == 0 else "opponent") for i, s in enumerate(seats)}
         if len(seats) > 1:
             from gymnpt.rollout.policies import build_policy
 
-            opp = build_policy(self.opponent, self.env, registry=self.registry)
-            pols.update({s: opp for s in seats[1:]})
-        specs = [
-            EpisodeSpec(
-                seed=self.seed_of(p), policies=pols, record_seats=[seats[0]], group_id=f"trl:{i}"
-            )
-            for i, p in enumerate(prompts)
-        ]
+            slots["opponent"] = build_policy(self.opponent, self.env, registry=self.registry)
+        # TRL repeats each prompt once per generation: the copies share a seed, so a group.
+        planner = EpisodePlanner(seats, tag="trl")
+        plan = planner.fixed([self.seed_of(p) for p in prompts], seating, record_seats=seats[:1])
+        specs = bind(plan, slots)
         was_training = policy.model.training
         trajs = engine.run_episodes(specs)
         policy.model.train(was_training)

@@ -40,6 +40,10 @@ def gymnpt_register_envs(registry: Any) -> None:
             bots=_BOTS,
             unavailable=_humaneval_unavailable(),
             tags=("code", "python", "multi-turn"),
+            # Grading runs code in a sandbox: steps block for real time.
+            blocking=True,
+            # A whole program per reply.
+            max_new_tokens=512,
         )
     )
     for name, lang in load_languages().items():
@@ -53,6 +57,8 @@ def gymnpt_register_envs(registry: Any) -> None:
                 bots=_BOTS,
                 unavailable=language_unavailable(lang),
                 tags=("code", name, "multi-turn"),
+                blocking=True,
+                max_new_tokens=512,
             )
         )
 

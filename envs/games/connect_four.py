@@ -3,6 +3,9 @@
 ``red`` moves first. A move names a column, 1 (left) to 7 (right); the disc falls to the
 lowest empty cell. Four discs of one colour in a row, column or diagonal win; a full grid
 is a draw. Rewards: +1 to the winner, -1 to the loser, 0 each for a draw.
+
+A reply states its column on a line ``Move: 4`` or is the digit alone (the strict format of
+:mod:`._parsing`); with ``lenient=True`` the last ``column N`` or digit 1-7 mentioned is read.
 """
 
 from __future__ import annotations
@@ -14,32 +17,48 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome
 
-from ._parsing import brief, focus, last_match, require_text
+from ._parsing import (
+    brief,
+    focus,
+    format_metrics,
+    last_match,
+    reply_format,
+    require_text,
+    strict_move,
+)
 
-__all__ = ["ConnectFourEnv", "ROWS", "COLS", "parse_column", "four_in_a_row"]
+__all__ = ["ConnectFourEnv", "ROWS", "COLS", "parse_column", "four_in_a_row", "episode_metrics"]
 
 ROWS = 6
 COLS = 7
 _COLUMN_RE = re.compile(r"\bcol(?:umn)?\s*#?\s*([1-7])\b", re.IGNORECASE)
 _DIGIT_RE = re.compile(r"(?<![-.])\b([1-7])\b(?!\.\d)")
-_HINT = "Reply with a column number from 1 (left) to 7 (right), for example 'Move: 4'."
+_STRICT_RE = re.compile(r"[1-7]")
+_HINT = "State one column from 1 (left) to 7 (right) on a line of its own, for example 'Move: 4'."
 _SYMBOL = {"red": "R", "yellow": "Y"}
 
 
-def parse_column(text: str) -> int:
+def parse_column(text: str, lenient: bool = False) -> int:
     """Read a column index (0-6) from a reply.
 
-    In the focused part of the reply the last ``column N`` wins; without one, the last
-    standalone digit 1-7.
+    Strict (default): ``Move: 4`` on a line of its own, or ``4`` alone. Lenient: in the focused
+    part of the reply the last ``column N`` wins; without one, the last standalone digit 1-7.
 
     Raises:
-        InvalidAction: when no column is named.
+        InvalidAction: when no column is stated in the expected form.
     """
+    if not lenient:
+        what = "one column number 1-7"
+        return int(strict_move(text, label="Move", token=_STRICT_RE, what=what, hint=_HINT)) - 1
     part = focus(require_text(text, _HINT))
     m = last_match(_COLUMN_RE, part) or last_match(_DIGIT_RE, part)
     if m is None:
         raise InvalidAction(f"no column 1-7 found in {brief(part)!r}. {_HINT}")
     return int(m.group(1)) - 1
+
+
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(parse_column)
 
 
 def four_in_a_row(grid: list[list[str]], row: int, col: int) -> bool:
@@ -67,6 +86,10 @@ def four_in_a_row(grid: list[list[str]], row: int, col: int) -> bool:
 class ConnectFourEnv(MultiAgentEnv):
     """Connect Four for ``red`` (first) and ``yellow``.
 
+    Args:
+        lenient: read moves leniently (see the module docstring); strict by default.
+        render_mode: ``"ansi"`` or None.
+
     ``reset(options={"moves": [4, 4, 3]})`` replays columns (1-7) from the empty grid first.
     """
 
@@ -75,9 +98,12 @@ class ConnectFourEnv(MultiAgentEnv):
         "You play Connect Four on a grid of 7 columns and 6 rows. Players take turns dropping a "
         "disc into a column (1 = left, 7 = right); it falls to the lowest empty cell. Red discs are "
         "'R', yellow discs 'Y', empty cells '.'. Four of your discs in a row, column or diagonal "
-        "win; a full grid is a draw.\n"
-        "Reply with one column number that is not full, for example 'Move: 4'."
+        "win; a full grid is a draw.\n" + reply_format("Move", "<column>", "4", "column")
     )
+
+    def __init__(self, lenient: bool = False, render_mode: str | None = None) -> None:
+        super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
 
     def seat_instructions(self, seat: str) -> str:
         return f"{self.instructions}\nYou play {seat} ('{_SYMBOL[seat]}'); red moves first."
@@ -123,7 +149,7 @@ class ConnectFourEnv(MultiAgentEnv):
         return f"{me}; your move.\n{board}\nLegal columns: {legal}."
 
     def _parse(self, seat: str, text: str) -> int:
-        col = parse_column(text)
+        col = parse_column(text, self.lenient)
         if self.heights[col] >= ROWS:
             raise InvalidAction(f"column {col + 1} is full; pick another column.")
         return col

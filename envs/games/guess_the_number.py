@@ -4,6 +4,9 @@ After each wrong guess the env answers ``higher`` (the secret is above the guess
 ``lower``. A correct guess ends the episode with outcome ``success`` and reward
 ``(guesses left + 1) / max_guesses`` -- 1.0 for a first-guess hit, ``1 / max_guesses`` on
 the last guess. Running out of guesses ends it with ``failure`` and reward 0.
+
+A reply states its guess on a line ``Guess: 50`` or is the number alone (the strict format of
+:mod:`._parsing`); with ``lenient=True`` the last whole number in the reply is read instead.
 """
 
 from __future__ import annotations
@@ -15,31 +18,53 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, Outcome, TextEnv
 
-from ._parsing import brief, focus, last_match, require_text
+from ._parsing import (
+    brief,
+    focus,
+    format_metrics,
+    last_match,
+    reply_format,
+    require_text,
+    strict_move,
+)
 
-__all__ = ["GuessTheNumberEnv", "parse_guess"]
+__all__ = ["GuessTheNumberEnv", "parse_guess", "episode_metrics"]
 
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?![\w.]\d)")
+_STRICT_RE = re.compile(r"-?\d+")
 _MAX_DIGITS = 18
 #: legal_actions lists every number only for ranges up to this size.
 LEGAL_LIST_LIMIT = 10_000
 
 
-def parse_guess(text: str) -> int:
-    """Read an integer guess: the last whole number in the focused part of the reply.
+def parse_guess(text: str, lenient: bool = False) -> int:
+    """Read an integer guess from a reply.
+
+    Strict (default): ``Guess: 42`` on a line of its own, or ``42`` alone. Lenient: the last
+    whole number in the focused part of the reply.
 
     Raises:
-        InvalidAction: when there is no number, or it has more than 18 digits.
+        InvalidAction: when no number is stated in the expected form, or it has more than 18
+            digits.
     """
-    hint = "Reply with one whole number, for example 'Guess: 42'."
-    part = focus(require_text(text, hint))
-    m = last_match(_NUMBER_RE, part)
-    if m is None:
-        raise InvalidAction(f"no whole number found in {brief(part)!r}. {hint}")
-    digits = m.group(0)
+    if lenient:
+        hint = "Reply with one whole number, for example 'Guess: 42'."
+        part = focus(require_text(text, hint))
+        m = last_match(_NUMBER_RE, part)
+        if m is None:
+            raise InvalidAction(f"no whole number found in {brief(part)!r}. {hint}")
+        digits = m.group(0)
+    else:
+        hint = "State one whole number on a line of its own, for example 'Guess: 42'."
+        what = "one whole number"
+        digits = strict_move(text, label="Guess", token=_STRICT_RE, what=what, hint=hint)
     if len(digits.lstrip("-")) > _MAX_DIGITS:
         raise InvalidAction(f"the number {brief(digits, 24)} is far out of range. {hint}")
     return int(digits)
+
+
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(parse_guess)
 
 
 class GuessTheNumberEnv(TextEnv):
@@ -49,15 +74,22 @@ class GuessTheNumberEnv(TextEnv):
         low: smallest possible secret.
         high: largest possible secret.
         max_guesses: guesses allowed.
+        lenient: read guesses leniently (see the module docstring); strict by default.
         render_mode: ``"ansi"`` or None.
 
     ``reset(options={"secret": 37})`` fixes the secret.
     """
 
     def __init__(
-        self, low: int = 1, high: int = 100, max_guesses: int = 7, render_mode: str | None = None
+        self,
+        low: int = 1,
+        high: int = 100,
+        max_guesses: int = 7,
+        lenient: bool = False,
+        render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
         if not isinstance(low, int) or not isinstance(high, int) or low >= high:
             raise ValueError(f"need integers low < high, got low={low!r}, high={high!r}")
         if abs(low) >= 10**_MAX_DIGITS or abs(high) >= 10**_MAX_DIGITS:
@@ -73,7 +105,7 @@ class GuessTheNumberEnv(TextEnv):
             f"I am thinking of a whole number from {self.low} to {self.high}. Guess it in at most "
             f"{self.max_guesses} guesses. After each wrong guess I say 'higher' (the number is above "
             "your guess) or 'lower' (it is below). Fewer guesses earn a higher reward.\n"
-            "Reply with one number, for example 'Guess: 50'."
+            + reply_format("Guess", "<number>", str((self.low + self.high) // 2), "guess")
         )
 
     def _new_game(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
@@ -115,7 +147,7 @@ class GuessTheNumberEnv(TextEnv):
         )
 
     def _parse(self, seat: str, text: str) -> int:
-        guess = parse_guess(text)
+        guess = parse_guess(text, self.lenient)
         if not self.low <= guess <= self.high:
             raise InvalidAction(f"{guess} is outside the range {self.low} to {self.high}.")
         return guess

@@ -12,6 +12,9 @@ At a showdown the higher card takes the pot; a fold gives the pot to the other p
 Rewards are the chip deltas of each hand (zero-sum: +1/-1 or +2/-2), paid when the hand
 ends. With ``hands=N`` a match plays N hands (new cards each hand) and the outcome follows
 the chip total: win, loss, or draw when level.
+
+A reply states its action on a line ``Action: bet`` or is the action alone (the strict format
+of :mod:`._parsing`); with ``lenient=True`` the last action named is read instead.
 """
 
 from __future__ import annotations
@@ -23,13 +26,22 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome
 
-from ._parsing import brief, focus, last_match, require_text
+from ._parsing import (
+    brief,
+    focus,
+    format_metrics,
+    last_match,
+    reply_format,
+    require_text,
+    strict_move,
+)
 
-__all__ = ["KuhnPokerEnv", "CARDS", "legal_for", "parse_poker_action"]
+__all__ = ["KuhnPokerEnv", "CARDS", "legal_for", "parse_poker_action", "episode_metrics"]
 
 CARDS = ("J", "Q", "K")
 _RANK = {c: i for i, c in enumerate(CARDS)}
 _ACTION_RE = re.compile(r"\b(check|bet|call|fold|raise|pass)(?:s|ed|ing)?\b", re.IGNORECASE)
+_STRICT_RE = re.compile(r"check|bet|call|fold", re.IGNORECASE)
 _NAMES = {"J": "Jack", "Q": "Queen", "K": "King"}
 
 
@@ -43,14 +55,28 @@ def legal_for(history: tuple[str, ...] | list[str]) -> list[str]:
     return []
 
 
-def parse_poker_action(text: str, legal: list[str]) -> str:
-    """Read ``check``/``bet``/``call``/``fold`` from a reply; the last one named wins.
+def parse_poker_action(text: str, legal: list[str], lenient: bool = False) -> str:
+    """Read ``check``/``bet``/``call``/``fold`` from a reply.
 
-    ``raise`` means ``bet``; ``pass`` means ``check`` when no bet is pending, else ``fold``.
+    Strict (default): ``Action: bet`` on a line of its own, or ``bet`` alone. Lenient: the last
+    action named in the focused part of the reply wins; ``raise`` means ``bet``; ``pass``
+    means ``check`` when no bet is pending, else ``fold``.
 
     Raises:
-        InvalidAction: when no action is named, or the one named is not legal now.
+        InvalidAction: when no action is stated in the expected form, or it is not legal now.
     """
+    if not lenient:
+        example = legal[0] if legal else "bet"
+        hint = (
+            f"State one of {', '.join(legal)} on a line of its own, "
+            f"for example 'Action: {example}'."
+        )
+        word = strict_move(
+            text, label="Action", token=_STRICT_RE, what="one action word", hint=hint
+        ).lower()
+        if word not in legal:
+            raise InvalidAction(f"'{word}' is not legal now. {hint}")
+        return word
     hint = f"Reply with one of: {', '.join(legal)}."
     part = focus(require_text(text, hint))
     m = last_match(_ACTION_RE, part)
@@ -66,11 +92,18 @@ def parse_poker_action(text: str, legal: list[str]) -> str:
     return word
 
 
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(
+    lambda text: parse_poker_action(text, ["check", "bet", "call", "fold"])
+)
+
+
 class KuhnPokerEnv(MultiAgentEnv):
     """Kuhn poker for ``p0`` (acts first each hand) and ``p1``.
 
     Args:
         hands: hands in the match.
+        lenient: read actions leniently (see :func:`parse_poker_action`); strict by default.
         render_mode: ``"ansi"`` or None.
 
     ``reset(options={"cards": "KJ"})`` deals K to p0 and J to p1 in the first hand (a list
@@ -79,8 +112,11 @@ class KuhnPokerEnv(MultiAgentEnv):
 
     seats = ("p0", "p1")
 
-    def __init__(self, hands: int = 1, render_mode: str | None = None) -> None:
+    def __init__(
+        self, hands: int = 1, lenient: bool = False, render_mode: str | None = None
+    ) -> None:
         super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
         if not isinstance(hands, int) or hands < 1:
             raise ValueError(f"hands must be a positive integer, got {hands!r}")
         self.hands = hands
@@ -97,8 +133,7 @@ class KuhnPokerEnv(MultiAgentEnv):
             "players ante 1 chip and get one private card. Player p0 acts first: check or bet 1 "
             "chip. After a check, p1 may check (the higher card wins the pot of 2) or bet; facing a "
             "bet you may call (match it; the higher card wins the pot of 4) or fold (give up the "
-            f"pot).{match}\n"
-            "Reply with one action: check, bet, call or fold (for example 'Action: bet')."
+            f"pot).{match}\n" + reply_format("Action", "<check|bet|call|fold>", "bet", "action")
         )
 
     def seat_instructions(self, seat: str) -> str:
@@ -170,7 +205,7 @@ class KuhnPokerEnv(MultiAgentEnv):
         return f"{head}\nYour move. Legal actions: {', '.join(legal_for(self.history))}."
 
     def _parse(self, seat: str, text: str) -> str:
-        return parse_poker_action(text, legal_for(self.history))
+        return parse_poker_action(text, legal_for(self.history), self.lenient)
 
     def _apply(self, moves: dict[str, Any]) -> dict[str, float]:
         seat = self.to_move

@@ -18,7 +18,9 @@ rounds. The last snake standing wins; if the last snakes die in the same round, 
 cap is reached, the most apples decide among the snakes that lasted longest (equal apples:
 a draw between them). The winner also receives ``win_bonus``.
 
-Replies are read leniently (see :func:`parse_direction`).
+A reply states its direction on a line ``Move: up`` or is the direction alone (the strict
+format of :mod:`._parsing`); with ``lenient=True`` replies are read as
+:func:`parse_direction` describes.
 """
 
 from __future__ import annotations
@@ -33,9 +35,24 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome, TextEnv
 
-from ._parsing import brief, focus, last_match, require_text
+from ._parsing import (
+    brief,
+    focus,
+    format_metrics,
+    last_match,
+    reply_format,
+    require_text,
+    strict_move,
+)
 
-__all__ = ["SnakeBoard", "SnakeEnv", "SnakeMultiEnv", "parse_direction", "DIRECTIONS"]
+__all__ = [
+    "SnakeBoard",
+    "SnakeEnv",
+    "SnakeMultiEnv",
+    "parse_direction",
+    "DIRECTIONS",
+    "episode_metrics",
+]
 
 #: Direction name -> (row delta, column delta). Row 0 is the top of the board.
 DIRECTIONS: dict[str, tuple[int, int]] = {
@@ -70,19 +87,29 @@ _LETTER_RE = re.compile(r"^[\s\[\(\"'`*<]*([udlrwas])[\s\]\)\"'`*>.!]*$", re.IGN
 _BRACKET_LETTER_RE = re.compile(r"\[\s*([udlrwas])\s*\]", re.IGNORECASE)
 Placement = tuple[frozenset[tuple[int, int]], tuple[tuple[int, int], ...], str]
 _HINT = "Reply with one direction: up, down, left or right (U/D/L/R and W/A/S/D also work)."
+_STRICT_RE = re.compile(r"up|down|left|right", re.IGNORECASE)
+_STRICT_HINT = "State one direction (up, down, left, right) on a line of its own: 'Move: up'."
+_FORMAT = reply_format("Move", "<direction>", "up", "direction")
 
 
-def parse_direction(text: str) -> str:
+def parse_direction(text: str, lenient: bool = False) -> str:
     """Read a direction from a reply.
 
-    The last direction word in the focused part of the reply wins (``up``, ``down``,
+    Strict (default): ``Move: up`` on a line of its own, or ``up`` alone (``up``, ``down``,
+    ``left``, ``right``, any case).
+
+    Lenient: the last direction word in the focused part of the reply wins (``up``, ``down``,
     ``left``, ``right``, ``north``/``south``/``west``/``east`` or an arrow ``↑↓←→``). A single
     letter counts only when it is the whole answer or is bracketed like ``[w]``: ``u``/``d``/
     ``l``/``r`` and ``w``/``a``/``s``; ``d`` means *down* (use ``right`` for WASD's d).
 
     Raises:
-        InvalidAction: when the reply names no direction.
+        InvalidAction: when the reply names no direction in the expected form.
     """
+    if not lenient:
+        what = "one direction (up, down, left or right)"
+        move = strict_move(text, label="Move", token=_STRICT_RE, what=what, hint=_STRICT_HINT)
+        return move.lower()
     quick = _EXACT.get(text.strip().lower())
     if quick is not None:
         return quick
@@ -94,6 +121,10 @@ def parse_direction(text: str) -> str:
     if m is not None:
         return _LETTERS[m.group(1).lower()]
     raise InvalidAction(f"no direction found in {brief(part)!r}. {_HINT}")
+
+
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(parse_direction)
 
 
 class Snake:
@@ -345,6 +376,10 @@ class SnakeEnv(TextEnv):
         max_turns: turn cap (truncation); None for none.
         apple_reward: reward per apple.
         death_penalty: subtracted from the reward when the snake dies.
+        lenient: read moves leniently (see :func:`parse_direction`); strict by default.
+        hints: add two lines to each observation: what lies next to the head in each direction
+            (``wall``, ``body``, ``apple`` or ``empty``) and the offset of the nearest apple. The
+            CPU training preset turns them on so that a small model can learn from few games.
         render_mode: ``"ansi"`` or None.
     """
 
@@ -353,8 +388,7 @@ class SnakeEnv(TextEnv):
         "head is 'H' and its body 'o'; apples are '*', empty cells '.'. Each turn you move the head "
         "one cell up, down, left or right; you cannot turn back onto your own body. Eating an apple "
         "scores +1 and makes you longer. Running into a wall or your own body ends the game with a "
-        "penalty.\n"
-        "Reply with exactly one direction: up, down, left or right (for example 'Move: up')."
+        "penalty.\n" + _FORMAT
     )
 
     def __init__(
@@ -366,9 +400,13 @@ class SnakeEnv(TextEnv):
         max_turns: int | None = 200,
         apple_reward: float = 1.0,
         death_penalty: float = 1.0,
+        lenient: bool = False,
+        hints: bool = False,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
+        self.hints = bool(hints)
         _check_common(size, apples, length, max_turns)
         if goal is not None and (not isinstance(goal, int) or goal < 0):
             raise ValueError(f"goal must be a non-negative integer or None, got {goal!r}")
@@ -400,10 +438,34 @@ class SnakeEnv(TextEnv):
             return f"{grid}\nYour snake {s.death}. Game over with {s.score} apples."
         if self._done:
             return f"{grid}\nGame over with {s.score} apples."
-        return f"{self._status()}\n{grid}\nLegal moves: {', '.join(s.legal_moves())}."
+        hints = f"\n{self._hints()}" if self.hints else ""
+        return f"{self._status()}\n{grid}\nLegal moves: {', '.join(s.legal_moves())}.{hints}"
+
+    def _hints(self) -> str:
+        """What lies next to the head in each direction, and where the nearest apple is."""
+        r, c = self.snake.head
+        around = []
+        for name, (dr, dc) in DIRECTIONS.items():
+            cell = (r + dr, c + dc)
+            if not (0 <= cell[0] < self.size and 0 <= cell[1] < self.size):
+                what = "wall"
+            elif cell in self.board.occupied:
+                what = "body"
+            elif cell in self.board.apples:
+                what = "apple"
+            else:
+                what = "empty"
+            around.append(f"{name} {what}")
+        near = "none"
+        if self.board.apples:
+            ar, ac = min(self.board.apples, key=lambda a: (abs(a[0] - r) + abs(a[1] - c), a))
+            steps = [f"{abs(ar - r)} {'down' if ar > r else 'up'}"] if ar != r else []
+            steps += [f"{abs(ac - c)} {'right' if ac > c else 'left'}"] if ac != c else []
+            near = ", ".join(steps)
+        return f"Next to the head: {', '.join(around)}.\nNearest apple: {near}."
 
     def _parse(self, seat: str, text: str) -> str:
-        move = parse_direction(text)
+        move = parse_direction(text, self.lenient)
         if move not in self.snake.legal_moves():
             raise InvalidAction(
                 f"'{move}' turns back onto your body; legal moves: {', '.join(self.snake.legal_moves())}."
@@ -440,6 +502,7 @@ class SnakeMultiEnv(MultiAgentEnv):
         apple_reward: reward per apple.
         death_penalty: subtracted from a snake's reward when it dies.
         win_bonus: added to the winner's reward at the end.
+        lenient: read moves leniently (see :func:`parse_direction`); strict by default.
         render_mode: ``"ansi"`` or None.
     """
 
@@ -455,8 +518,10 @@ class SnakeMultiEnv(MultiAgentEnv):
         apple_reward: float = 1.0,
         death_penalty: float = 1.0,
         win_bonus: float = 0.0,
+        lenient: bool = False,
         render_mode: str | None = None,
     ) -> None:
+        self.lenient = bool(lenient)
         if not isinstance(snakes, int) or not 2 <= snakes <= 10:
             raise ValueError(f"snakes must be from 2 to 10, got {snakes!r}")
         _check_common(size, apples, length, max_turns)
@@ -484,8 +549,7 @@ class SnakeMultiEnv(MultiAgentEnv):
             "cells '.'. Each turn you move your head one cell up, down, left or right; you cannot "
             "turn back onto your own body. Eating an apple scores +1 and makes you longer. Running "
             "into a wall or any body, or head-on into another snake, kills you. The last snake "
-            "standing wins; otherwise the most apples wins.\n"
-            "Reply with exactly one direction: up, down, left or right (for example 'Move: up')."
+            "standing wins; otherwise the most apples wins.\n" + _FORMAT
         )
 
     def seat_instructions(self, seat: str) -> str:
@@ -536,7 +600,7 @@ class SnakeMultiEnv(MultiAgentEnv):
 
     def _parse(self, seat: str, text: str) -> str:
         snake = self.snake_of(seat)
-        move = parse_direction(text)
+        move = parse_direction(text, self.lenient)
         if move not in snake.legal_moves():
             raise InvalidAction(
                 f"'{move}' turns back onto your body; legal moves: {', '.join(snake.legal_moves())}."

@@ -1,7 +1,9 @@
 """Tic-tac-toe: seats ``x`` and ``o``; ``x`` moves first.
 
 Cells are named by column letter and row number, ``a1`` (top left) to ``c3`` (bottom
-right), ``b2`` being the centre. Three other spellings are accepted:
+right), ``b2`` being the centre. A reply states its cell on a line ``Move: b2`` or is the cell
+alone (the strict format of :mod:`._parsing`). With ``lenient=True`` the last cell mentioned
+is read instead, and three other spellings are accepted:
 
 * a number 1-9 counted like a phone keypad: ``1 2 3`` is the top row, ``7 8 9`` the bottom;
 * ``row,column`` pairs such as ``2,3`` (row 2, column 3 = ``c2``);
@@ -19,9 +21,17 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, MultiAgentEnv, Outcome
 
-from ._parsing import brief, focus, last_match, require_text
+from ._parsing import (
+    brief,
+    focus,
+    format_metrics,
+    last_match,
+    reply_format,
+    require_text,
+    strict_move,
+)
 
-__all__ = ["TicTacToeEnv", "LINES", "winner_of", "cell_name", "parse_cell"]
+__all__ = ["TicTacToeEnv", "LINES", "winner_of", "cell_name", "parse_cell", "episode_metrics"]
 
 #: The eight winning lines as cell indices (index = row * 3 + column).
 LINES: tuple[tuple[int, int, int], ...] = (
@@ -43,7 +53,9 @@ _MOVE_RE = re.compile(
     r"|(?<![-.])\b(?P<num>[1-9])\b(?!\.\d)",
     re.IGNORECASE,
 )
-_HINT = "Reply with a cell such as 'b2' (columns a-c, rows 1-3; 1-9 keypad numbers also work)."
+_CELL_RE = re.compile(r"[a-c][1-3]", re.IGNORECASE)
+_HINT = "State one empty cell on a line of its own, for example 'Move: b2'."
+_LENIENT_HINT = "Reply with a cell such as 'b2' (columns a-c, rows 1-3; 1-9 keypad numbers work)."
 
 
 def cell_name(index: int) -> str:
@@ -51,16 +63,24 @@ def cell_name(index: int) -> str:
     return _NAMES[index]
 
 
-def parse_cell(text: str) -> int:
-    """Read a cell index (0-8) from a reply; the last cell mentioned in its focused part wins.
+def parse_cell(text: str, lenient: bool = False) -> int:
+    """Read a cell index (0-8) from a reply.
+
+    Strict (default): ``Move: b2`` on a line of its own, or ``b2`` alone. Lenient: the last
+    cell mentioned in the focused part of the reply, in any of the spellings above.
 
     Raises:
-        InvalidAction: when no cell is named.
+        InvalidAction: when no cell is stated in the expected form.
     """
-    part = focus(require_text(text, _HINT))
+    if not lenient:
+        cell = strict_move(
+            text, label="Move", token=_CELL_RE, what="one cell such as b2", hint=_HINT
+        )
+        return (int(cell[1]) - 1) * 3 + "abc".index(cell[0].lower())
+    part = focus(require_text(text, _LENIENT_HINT))
     m = last_match(_MOVE_RE, part)
     if m is None:
-        raise InvalidAction(f"no cell found in {brief(part)!r}. {_HINT}")
+        raise InvalidAction(f"no cell found in {brief(part)!r}. {_LENIENT_HINT}")
     if m.group("r1"):
         return (int(m.group("r1")) - 1) * 3 + int(m.group("c1")) - 1
     if m.group("col"):
@@ -68,6 +88,10 @@ def parse_cell(text: str) -> int:
     if m.group("r2"):
         return (int(m.group("r2")) - 1) * 3 + int(m.group("c2")) - 1
     return int(m.group("num")) - 1
+
+
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(parse_cell)
 
 
 def winner_of(cells: list[str] | str) -> str | None:
@@ -81,6 +105,10 @@ def winner_of(cells: list[str] | str) -> str | None:
 class TicTacToeEnv(MultiAgentEnv):
     """Tic-tac-toe for two seats, ``x`` (first) and ``o``.
 
+    Args:
+        lenient: read moves leniently (see the module docstring); strict by default.
+        render_mode: ``"ansi"`` or None.
+
     ``reset(options={"board": "x.o......"})`` starts from a position (nine characters of
     ``x``, ``o`` and ``.``, row by row); the side to move follows from the counts.
     """
@@ -90,8 +118,12 @@ class TicTacToeEnv(MultiAgentEnv):
         "You play tic-tac-toe on a 3x3 board. Columns are a, b, c (left to right) and rows 1, 2, 3 "
         "(top to bottom), so a1 is the top-left cell, b2 the centre and c3 the bottom-right. Get "
         "three of your marks in a row, column or diagonal to win. Empty cells are shown as '.'.\n"
-        "Reply with one empty cell, for example 'Move: b2'."
+        + reply_format("Move", "<cell>", "b2", "cell")
     )
+
+    def __init__(self, lenient: bool = False, render_mode: str | None = None) -> None:
+        super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
 
     def seat_instructions(self, seat: str) -> str:
         return f"{self.instructions}\nYou play '{seat.upper()}'; X moves first."
@@ -148,7 +180,7 @@ class TicTacToeEnv(MultiAgentEnv):
         return f"You are {seat.upper()}; your move.\n{board}\nLegal moves: {legal}."
 
     def _parse(self, seat: str, text: str) -> int:
-        cell = parse_cell(text)
+        cell = parse_cell(text, self.lenient)
         if self.cells[cell] != ".":
             raise InvalidAction(
                 f"cell {_NAMES[cell]} is taken by {self.cells[cell].upper()}; pick an empty cell."

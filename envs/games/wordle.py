@@ -11,6 +11,10 @@ Repeated letters follow the usual rule: greens are marked first, then yellows le
 and a letter gets at most as many G/Y marks as the secret has copies of it. Solving gives
 reward 1 and outcome ``success``; six misses give 0 and ``failure``. An unknown word is an
 invalid move and costs no guess.
+
+A reply states its word on a line ``Guess: CRANE`` or is the word alone (the strict format of
+:mod:`._parsing`); with ``lenient=True`` a word is picked out of prose as :func:`parse_word`
+describes.
 """
 
 from __future__ import annotations
@@ -24,11 +28,20 @@ import numpy as np
 
 from gymnpt.core.env import InvalidAction, Outcome, TextEnv
 
-from ._parsing import brief, focus, require_text
+from ._parsing import brief, focus, format_metrics, reply_format, require_text, strict_move
 
-__all__ = ["WordleEnv", "score_guess", "answer_words", "guess_words", "parse_word"]
+__all__ = [
+    "WordleEnv",
+    "score_guess",
+    "answer_words",
+    "guess_words",
+    "parse_word",
+    "episode_metrics",
+]
 
 _TOKEN_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{5}(?![A-Za-z])")
+_STRICT_RE = re.compile(r"[A-Za-z]{5}")
+_STRICT_HINT = "State one five-letter word on a line of its own, for example 'Guess: CRANE'."
 #: Common words of prose that a reply may contain besides its guess; skipped when the reply
 #: also names another valid word.
 _PROSE = frozenset(
@@ -73,16 +86,26 @@ def score_guess(guess: str, answer: str) -> str:
     return "".join(marks)
 
 
-def parse_word(text: str, valid: frozenset[str]) -> str:
+def parse_word(text: str, valid: frozenset[str] | None = None, lenient: bool = False) -> str:
     """Read a guess from a reply.
 
-    Among the five-letter words in the focused part of the reply, the last one written in
+    Strict (default): ``Guess: CRANE`` on a line of its own, or ``CRANE`` alone (any case).
+    With ``valid`` None only the format is checked.
+
+    Lenient: among the five-letter words in the focused part of the reply, the last one written in
     capitals that is a valid word wins; otherwise the last valid word (common prose words such
     as "guess" or "think" count only when nothing else is valid).
 
     Raises:
-        InvalidAction: when there is no valid five-letter word.
+        InvalidAction: when there is no valid five-letter word in the expected form.
     """
+    if not lenient:
+        what = "one five-letter word"
+        word = strict_move(text, label="Guess", token=_STRICT_RE, what=what, hint=_STRICT_HINT)
+        if valid is not None and word.lower() not in valid:
+            raise InvalidAction(f"'{word.upper()}' is not in the word list. {_STRICT_HINT}")
+        return word.lower()
+    valid = guess_words() if valid is None else valid
     hint = "Reply with one five-letter English word, for example 'Guess: CRANE'."
     part = focus(require_text(text, hint))
     tokens = _TOKEN_RE.findall(part)
@@ -98,18 +121,26 @@ def parse_word(text: str, valid: frozenset[str]) -> str:
     return (plain or words)[-1].lower()
 
 
+#: ``EnvSpec.metrics``: replies outside the strict format (counted in lenient runs too).
+episode_metrics = format_metrics(parse_word)
+
+
 class WordleEnv(TextEnv):
     """Wordle with the bundled word lists.
 
     Args:
         max_guesses: guesses allowed (6 in the classic game).
+        lenient: read guesses leniently (see :func:`parse_word`); strict by default.
         render_mode: ``"ansi"`` or None.
 
     ``reset(options={"answer": "crane"})`` fixes the secret (any valid guess word).
     """
 
-    def __init__(self, max_guesses: int = 6, render_mode: str | None = None) -> None:
+    def __init__(
+        self, max_guesses: int = 6, lenient: bool = False, render_mode: str | None = None
+    ) -> None:
         super().__init__(render_mode=render_mode)
+        self.lenient = bool(lenient)
         if not isinstance(max_guesses, int) or max_guesses < 1:
             raise ValueError(f"max_guesses must be a positive integer, got {max_guesses!r}")
         self.max_guesses = max_guesses
@@ -123,7 +154,7 @@ class WordleEnv(TextEnv):
             "guesses. After each guess every letter is marked: G = right letter in the right place, "
             "Y = the letter is in the word but elsewhere, _ = not in the word (a repeated letter is "
             "marked only as often as it occurs in the secret). Guesses must be real words.\n"
-            "Reply with one five-letter word, for example 'Guess: CRANE'."
+            + reply_format("Guess", "<word>", "CRANE", "word")
         )
 
     def _new_game(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
@@ -164,7 +195,7 @@ class WordleEnv(TextEnv):
         return f"{board}{missing}\n{left} guess{'es' if left != 1 else ''} left."
 
     def _parse(self, seat: str, text: str) -> str:
-        return parse_word(text, self.valid)
+        return parse_word(text, self.valid, self.lenient)
 
     def _apply(self, moves: dict[str, Any]) -> dict[str, float]:
         guess = moves["player"]

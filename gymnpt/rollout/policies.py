@@ -21,16 +21,32 @@ __all__ = ["build_policy", "latest_checkpoint"]
 _MODEL_BACKENDS = ("hf", "vllm", "openai")
 
 
+_MODEL_FILES = ("config.json", "adapter_config.json")
+
+
 def latest_checkpoint(path: str | Path) -> Path:
-    """The newest model directory (one holding ``config.json``) at or under ``path``."""
+    """The newest model directory at or under ``path``.
+
+    A model directory holds ``config.json`` (full weights) or ``adapter_config.json`` (a LoRA
+    adapter, loaded onto the base model it names).
+    """
     p = Path(path)
-    if (p / "config.json").exists():
+    if any((p / f).exists() for f in _MODEL_FILES):
         return p
     if not p.exists():
         raise FileNotFoundError(f"no checkpoint at {p}: the path does not exist")
-    cands = [c.parent for c in p.rglob("config.json") if "optimizer" not in c.parts]
+    cands = sorted(
+        {
+            c.parent
+            for f in _MODEL_FILES
+            for c in p.rglob(f)
+            if "optimizer" not in c.parts and not c.parent.name.startswith(".")
+        }
+    )
     if not cands:
-        raise FileNotFoundError(f"no checkpoint under {p}: no folder with a config.json")
+        raise FileNotFoundError(
+            f"no checkpoint under {p}: no folder with a config.json or adapter_config.json"
+        )
 
     def key(d: Path) -> tuple[int, float]:
         nums = [int(x) for x in re.findall(r"\d+", d.name)]

@@ -21,6 +21,7 @@ __all__ = [
     "BasePolicy",
     "Message",
     "check_sampling",
+    "effective_params",
     "sampling_overrides",
 ]
 
@@ -52,6 +53,17 @@ def check_sampling(params: SamplingParams) -> None:
         raise ValueError(f"top_p must be in (0, 1], got {params.top_p}")
     if params.stop is not None and not all(isinstance(s, str) for s in params.stop):
         raise ValueError(f"stop must be a list of strings, got {params.stop!r}")
+
+
+def effective_params(params: SamplingParams, overrides: dict[str, Any]) -> SamplingParams:
+    """A request's sampling parameters with a policy's forced settings on top, checked.
+
+    Every backend resolves what it samples with here, so the same request gets the same
+    settings from ``hf`` and ``vllm``.
+    """
+    out = params.with_(**overrides) if overrides else params
+    check_sampling(out)
+    return out
 
 
 def sampling_overrides(
@@ -110,7 +122,19 @@ class Completion:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything that answers batches of conversations."""
+    """Anything that answers batches of conversations.
+
+    Optional methods, looked up with ``getattr`` by the callers that use them:
+
+    * ``cancel() -> None``: stop the work of every ``generate`` call in flight. The rollout
+      engine calls it when a batched call passes its deadline (``call_timeout``), after it has
+      given up on that call's answers (the episodes of the batch end as ``error``), so that an
+      abandoned batch stops using the model (a generation thread returns within one decoding
+      step, a server request is aborted). It must be safe from any thread, must not affect
+      calls made after it returns, and may do nothing when nothing is running. A policy
+      without it keeps computing the abandoned answers until they are done.
+    * ``close() -> None``: release what the policy holds (a model, a server, a connection).
+    """
 
     #: A stable name for trajectories and tables, e.g. ``hf:tiny`` or ``bot:minimax``.
     name: str

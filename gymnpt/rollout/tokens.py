@@ -6,13 +6,110 @@ first observation. After each reply, the ids the model *sampled* are appended as
 (never re-tokenized), and the next observation is appended as the template's text for the new
 message, tokenized on its own. :class:`ChatTokens` computes those pieces from any Hugging Face
 tokenizer with a chat template.
+
+Every token-level backend (``hf``, ``vllm``, the completions mode of ``openai``) encodes a
+conversation with :func:`encode_chat` and reads a request's prompt with :func:`prompt_ids`,
+and the engine's :class:`ChatTokens` renders through the same :func:`render_chat`, so a fix
+to chat encoding lands in one place and the ids stay the same everywhere.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ChatTokens"]
+__all__ = [
+    "ChatTokens",
+    "END_OF_TURN_TOKENS",
+    "render_chat",
+    "encode_text",
+    "encode_chat",
+    "prompt_ids",
+    "stop_token_ids",
+]
+
+#: Special tokens that end an assistant turn in common chat templates (ChatML, Llama 3,
+#: Phi, Gemma, GPT-2 style); sampling stops at any of them that the vocabulary has.
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+
+
+def render_chat(
+    tokenizer: Any, messages: list[dict[str, str]], *, add_generation_prompt: bool = True
+) -> str:
+    """The chat template's text for ``messages``."""
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+    return out if isinstance(out, str) else str(out)
+
+
+def encode_text(tokenizer: Any, text: str) -> list[int]:
+    """Ids of ``text`` with no special tokens added (the template wrote them already)."""
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def encode_chat(tokenizer: Any, messages: list[dict[str, str]], *, name: str = "") -> list[int]:
+    """Token ids of ``messages`` rendered by the chat template with the generation prompt.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer with a chat template.
+        messages: the conversation (system prompt first, if any).
+        name: the model's name, for error messages.
+
+    Raises:
+        ValueError: no messages, or a tokenizer without a chat template.
+    """
+    if not messages:
+        raise ValueError("a request needs at least one message or prompt_token_ids")
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"the tokenizer of {name or 'this model'!r} has no chat template; send "
+            "prompt_token_ids or use a chat model"
+        )
+    return encode_text(tokenizer, render_chat(tokenizer, messages))
+
+
+def prompt_ids(
+    request: Any, tokenizer: Any, *, vocab_size: int | None = None, name: str = ""
+) -> list[int]:
+    """The prompt of a request: its ``prompt_token_ids`` (checked) or its encoded messages.
+
+    Args:
+        request: a :class:`~gymnpt.rollout.policy.Request`.
+        tokenizer: the backend's tokenizer.
+        vocab_size: when given, ids outside ``[0, vocab_size)`` are refused.
+        name: the model's name, for error messages.
+
+    Raises:
+        ValueError: an empty prompt or ids outside the vocabulary.
+    """
+    if request.prompt_token_ids is None:
+        return encode_chat(tokenizer, request.messages, name=name)
+    prompt = [int(t) for t in request.prompt_token_ids]
+    if not prompt:
+        raise ValueError("empty prompt: prompt_token_ids is an empty list")
+    if vocab_size is not None:
+        bad = [t for t in prompt if not 0 <= t < vocab_size]
+        if bad:
+            raise ValueError(
+                f"prompt_token_ids has ids outside the vocabulary [0, {vocab_size}): {bad[:5]}"
+            )
+    return prompt
+
+
+def stop_token_ids(tokenizer: Any, extra: Any = None) -> set[int]:
+    """Ids that end a reply: the tokenizer's eos, ``extra`` (an id or ids, e.g. a generation
+    config's ``eos_token_id``) and the end-of-turn tokens the vocabulary has."""
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    if isinstance(extra, int):
+        ids.add(extra)
+    elif isinstance(extra, (list, tuple, set)):
+        ids.update(int(x) for x in extra)
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+    return ids
+
 
 _PROBE_USER = "Hello."
 _PROBE_REPLY = "Hi."
@@ -47,13 +144,11 @@ class ChatTokens:
             self.reply_suffix = ""
 
     def _render(self, messages: list[dict[str, str]], *, gen: bool) -> str:
-        out = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=gen
-        )
-        return out if isinstance(out, str) else str(out)
+        return render_chat(self.tokenizer, messages, add_generation_prompt=gen)
 
     def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        """Ids of ``text`` with no special tokens added."""
+        return encode_text(self.tokenizer, text)
 
     def prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """Ids of a fresh conversation (system + first user message) with the generation prompt."""

@@ -15,8 +15,10 @@ Endpoints:
 Every choice carries the sampled ids in an extra ``token_ids`` field (like vLLM's
 ``return_token_ids``), and the answer carries ``prompt_token_ids``. Logprobs use the OpenAI
 formats (``{"token", "logprob", "bytes", "top_logprobs"}`` entries for chat;
-``tokens`` / ``token_logprobs`` / ``text_offset`` for completions); ``top_logprobs`` is
-always empty. With ``n > 1`` and a ``seed``, choice ``i`` is sampled with ``seed + i``.
+``tokens`` / ``token_logprobs`` / ``text_offset`` for completions) and cover the sampled
+tokens only: a request for alternatives (chat ``top_logprobs`` above 0, completions
+``logprobs`` above 1) is refused with a 400 error that says so, rather than answered with
+empty lists. With ``n > 1`` and a ``seed``, choice ``i`` is sampled with ``seed + i``.
 
 Requests that arrive together are answered by one batched ``generate`` call: a small queue
 collects what arrives within ``batch_wait_ms`` (and everything that queued while the previous
@@ -28,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +40,18 @@ from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse
 
 from gymnpt.core.config import field_help
-from gymnpt.rollout.policy import Completion, Request, SamplingParams
+from gymnpt.rollout.policy import Completion, Request
+from gymnpt.serving.wire import (
+    APIError,
+    _answer,
+    _chat_logprobs,
+    _completion_logprobs,
+    _messages,
+    _prompts,
+    _sampling,
+    _seeded,
+    _vocab_size,
+)
 
 __all__ = ["BackgroundServer", "Config", "RequestBatcher", "create_app", "run"]
 
@@ -49,7 +61,8 @@ class Config:
     """``gymnpt serve``: serve a model over the OpenAI API."""
 
     model: str = field_help(
-        "model to serve: tiny, smollm2, a local path or a Hugging Face id", default="tiny"
+        "model to serve: tiny, a registered model name, a local path or a Hugging Face id",
+        default="tiny",
     )
     host: str = field_help("interface to listen on (0.0.0.0 for all)", default="127.0.0.1")
     port: int = field_help("TCP port", default=8000)
@@ -58,6 +71,11 @@ class Config:
     )
     device: str = field_help("cpu, cuda, cuda:N or auto", default="cpu")
     dtype: str = field_help("float32, bfloat16, float16 or auto", default="float32")
+    threads: int = field_help(
+        "CPU threads of the model; 0 = automatic: 1 for tiny models, else the cores not busy "
+        "with other work",
+        default=0,
+    )
     seed: int = field_help("seed of requests that carry no seed", default=0)
     max_batch_size: int = field_help("the most requests sampled together", default=64)
     batch_wait_ms: float = field_help(
@@ -75,6 +93,8 @@ class Config:
             raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0 = automatic), got {self.threads}")
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ValueError(
                 f"log_level must be critical, error, warning, info or debug, got {self.log_level!r}"
@@ -159,12 +179,11 @@ class RequestBatcher:
         self._task = None
 
 
-class APIError(Exception):
-    """An error answered in the OpenAI format."""
-
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+async def _generate(batcher: RequestBatcher, reqs: list[Request]) -> list[Completion]:
+    try:
+        return await batcher.submit(reqs)
+    except ValueError as exc:
+        raise APIError(400, str(exc)) from exc
 
 
 def create_app(
@@ -175,7 +194,7 @@ def create_app(
     max_batch_size: int = 64,
     api_key: str | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``policy`` (an :class:`gymnpt.agents.hf.HFPolicy` or alike).
+    """The FastAPI app serving ``policy`` (a token-level policy such as the registry's ``hf`` agent).
 
     Args:
         policy: a policy with a ``tokenizer``; ``load_weights(path)`` is used by
@@ -276,6 +295,13 @@ def create_app(
         messages = _messages(body.get("messages"))
         params, n = _sampling(body, default_max_tokens=256)
         want_lp = bool(body.get("logprobs"))
+        top = body.get("top_logprobs")
+        if top not in (None, 0):
+            raise APIError(
+                400,
+                f"top_logprobs={top!r} is not supported by gymnpt serve: logprobs cover the "
+                "sampled tokens only; omit top_logprobs or set it to 0",
+            )
         reqs = [Request(messages=messages, params=_seeded(params, i)) for i in range(n)]
         outs = await _generate(batcher, reqs)
         choices = []
@@ -305,6 +331,12 @@ def create_app(
             isinstance(lp, bool) or not isinstance(lp, int) or not 0 <= lp <= 20
         ):
             raise APIError(400, f"logprobs must be an integer in 0..20 or null, got {lp!r}")
+        if lp is not None and lp > 1:
+            raise APIError(
+                400,
+                f"logprobs={lp} asks for {lp} alternatives per token, which gymnpt serve does "
+                "not compute; use logprobs=1 (or 0) for the sampled tokens' logprobs",
+            )
         reqs = [
             Request(messages=[], prompt_token_ids=p, params=_seeded(params, i))
             for p in prompts
@@ -341,172 +373,6 @@ def create_app(
         return {"status": "ok", "path": path, "version": int(policy.version)}
 
     return app
-
-
-# ---- request parsing -------------------------------------------------------------------------
-def _messages(raw: Any) -> list[dict[str, str]]:
-    if not isinstance(raw, list) or not raw:
-        raise APIError(400, "messages must be a non-empty list of {role, content}")
-    out = []
-    for m in raw:
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise APIError(400, f"each message needs a role and content, got {str(m)[:100]}")
-        content = m.get("content")
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(
-                p.get("text", "")
-                for p in content
-                if isinstance(p, dict) and p.get("type") == "text"
-            )
-        if content is None:
-            content = ""
-        if not isinstance(content, str):
-            raise APIError(400, f"message content must be a string, got {type(content).__name__}")
-        out.append({"role": m["role"], "content": content})
-    return out
-
-
-def _vocab_size(policy: Any, tokenizer: Any) -> int:
-    model = getattr(policy, "model", None)
-    size = getattr(getattr(model, "config", None), "vocab_size", None)
-    return int(size) if size else len(tokenizer)
-
-
-def _prompts(raw: Any, tokenizer: Any, vocab: int) -> list[list[int]]:
-    def one(p: Any) -> list[int]:
-        if isinstance(p, str):
-            ids = list(tokenizer.encode(p))
-        elif isinstance(p, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in p):
-            ids = list(p)
-        else:
-            raise APIError(400, "prompt must be a string, a list of token ids, or a list of those")
-        if not ids:
-            raise APIError(400, "empty prompt")
-        bad = [t for t in ids if not 0 <= t < vocab]
-        if bad:
-            raise APIError(400, f"token ids out of range 0..{vocab - 1}: {bad[:5]}")
-        return ids
-
-    if isinstance(raw, str) or (
-        isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)
-    ):
-        return [one(raw)]
-    if isinstance(raw, list) and raw:
-        return [one(p) for p in raw]
-    raise APIError(400, "prompt must be a string, a list of token ids, or a list of those")
-
-
-def _number(body: dict[str, Any], key: str, default: Any, kind: type) -> Any:
-    value = body.get(key)
-    if value is None:
-        return default
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or (kind is int and not isinstance(value, int))
-    ):
-        raise APIError(400, f"{key} must be a {kind.__name__}, got {value!r}")
-    return kind(value)
-
-
-def _sampling(body: dict[str, Any], default_max_tokens: int) -> tuple[SamplingParams, int]:
-    temperature = _number(body, "temperature", 1.0, float)
-    top_p = _number(body, "top_p", 1.0, float)
-    max_tokens = _number(body, "max_completion_tokens", None, int)
-    max_tokens = _number(
-        body, "max_tokens", max_tokens if max_tokens is not None else default_max_tokens, int
-    )
-    n = _number(body, "n", 1, int)
-    seed = _number(body, "seed", None, int)
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
-        raise APIError(400, f"stop must be a string or a list of strings, got {stop!r}")
-    if temperature < 0:
-        raise APIError(400, f"temperature must be >= 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise APIError(400, f"top_p must be in (0, 1], got {top_p}")
-    if max_tokens < 1:
-        raise APIError(400, f"max_tokens must be >= 1, got {max_tokens}")
-    if not 1 <= n <= 128:
-        raise APIError(400, f"n must be in 1..128, got {n}")
-    params = SamplingParams(
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_tokens,
-        stop=[s for s in stop if s] or None if stop else None,
-        seed=seed,
-    )
-    return params, n
-
-
-def _seeded(params: SamplingParams, i: int) -> SamplingParams:
-    return params if params.seed is None or i == 0 else params.with_(seed=params.seed + i)
-
-
-async def _generate(batcher: RequestBatcher, reqs: list[Request]) -> list[Completion]:
-    try:
-        return await batcher.submit(reqs)
-    except ValueError as exc:
-        raise APIError(400, str(exc)) from exc
-
-
-def _token_text(tokenizer: Any, tid: int) -> str:
-    return str(tokenizer.decode([tid], skip_special_tokens=False))
-
-
-def _chat_logprobs(tokenizer: Any, comp: Completion) -> list[dict[str, Any]]:
-    out = []
-    for tid, lp in zip(comp.token_ids or [], comp.logprobs or [], strict=False):
-        text = _token_text(tokenizer, tid)
-        out.append(
-            {"token": text, "logprob": lp, "bytes": list(text.encode("utf-8")), "top_logprobs": []}
-        )
-    return out
-
-
-def _completion_logprobs(tokenizer: Any, comp: Completion) -> dict[str, Any]:
-    tokens, offsets, pos = [], [], 0
-    for tid in comp.token_ids or []:
-        text = _token_text(tokenizer, tid)
-        tokens.append(text)
-        offsets.append(pos)
-        pos += len(text)
-    return {
-        "tokens": tokens,
-        "token_logprobs": list(comp.logprobs or []),
-        "top_logprobs": None,
-        "text_offset": offsets,
-    }
-
-
-def _answer(
-    obj: str,
-    prefix: str,
-    name: str,
-    choices: list[dict[str, Any]],
-    outs: list[Completion],
-    prompt_ids: Any,
-) -> dict[str, Any]:
-    prompt_tokens = sum(int(c.info.get("prompt_tokens", 0)) for c in outs[:1]) if outs else 0
-    if prompt_ids and isinstance(prompt_ids[0], list):
-        prompt_tokens = sum(len(p) for p in prompt_ids)
-    completion_tokens = sum(len(c.token_ids or []) for c in outs)
-    return {
-        "id": f"{prefix}-{uuid.uuid4().hex}",
-        "object": obj,
-        "created": int(time.time()),
-        "model": name,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-        "prompt_token_ids": prompt_ids,
-        "system_fingerprint": f"gymnpt-v{outs[0].info.get('version', 0) if outs else 0}",
-    }
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -573,16 +439,18 @@ def run(cfg: Config) -> int:
     import uvicorn
     from rich.console import Console
 
-    from gymnpt.agents.hf import HFPolicy
+    from gymnpt.rollout.policies import build_policy
 
     console = Console(stderr=True)
     console.print(f"loading {cfg.model} ...")
-    policy = HFPolicy(
-        cfg.model,
+    policy = build_policy(
+        "hf",
+        model=cfg.model,
         device=cfg.device,
         dtype=cfg.dtype,
         seed=cfg.seed,
         max_batch_size=cfg.max_batch_size,
+        num_threads=cfg.threads or None,
     )
     app = create_app(
         policy,

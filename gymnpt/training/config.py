@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymnpt.rollout.context import CONTEXT_HELP, parse_context
 from gymnpt.training.learner import ALGOS, LearnerConfig, LoraConfig
 from gymnpt.training.selfplay import LeagueConfig
-
-#: Env settings of the default CPU runs (applied when ``preset=true`` and no env_kwargs/variant
-#: is given): a 5x5 snake board with two apples keeps episodes short and rewards frequent.
-ENV_PRESETS: dict[str, dict[str, Any]] = {"snake": {"size": 5, "apples": 2}}
 
 #: Training seeds stay below this; evaluation seeds start at ``eval.seed`` (>= this).
 EVAL_SEED_FLOOR = 1_000_000
@@ -24,15 +21,18 @@ class WarmStartConfig:
     """Supervised warm start on episodes of a scripted bot (the first stage of ``train``)."""
 
     steps: int = field(
-        default=40, metadata={"help": "SFT optimizer steps; 0 skips the warm start."}
+        default=300, metadata={"help": "SFT optimizer steps; 0 skips the warm start."}
     )
     bot: str = field(
         default="",
         metadata={"help": "Bot whose episodes are imitated (default: the env's strong bot)."},
     )
     episodes: int = field(default=128, metadata={"help": "Bot episodes to imitate."})
-    batch_size: int = field(default=8, metadata={"help": "Conversations per SFT step."})
-    lr: float = field(default=3e-3, metadata={"help": "SFT learning rate (AdamW)."})
+    batch_size: int = field(
+        default=16,
+        metadata={"help": "Examples per SFT step (conversations, or turns with a window context)."},
+    )
+    lr: float = field(default=1e-3, metadata={"help": "SFT learning rate (AdamW)."})
     min_return: float = field(
         default=float("-inf"), metadata={"help": "Only imitate episodes with at least this return."}
     )
@@ -43,6 +43,34 @@ class WarmStartConfig:
             raise ValueError(
                 "sft.steps must be >= 0, sft.episodes and sft.batch_size >= 1, sft.lr > 0"
             )
+
+
+@dataclass
+class SamplerConfig:
+    """A sampler in another process (``gymnpt serve``, hf or vLLM) instead of the learner's own."""
+
+    base_url: str = field(
+        default="",
+        metadata={
+            "help": "Sample rollouts from this server (http://host:port/v1, e.g. `gymnpt serve`); weights are pushed to it after each update. Empty = sample in this process."
+        },
+    )
+    weights_dir: str = field(
+        default="",
+        metadata={
+            "help": "Folder the pushed weights are written to; the server must read it (shared storage on a cluster). Empty = a temporary folder."
+        },
+    )
+    api_key: str = field(default="", metadata={"help": "API key of the server, if it needs one."})
+    timeout: float = field(default=120.0, metadata={"help": "Seconds allowed for one request."})
+
+    def __post_init__(self) -> None:
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"sampler.base_url must look like http://host:port/v1, got {self.base_url!r}"
+            )
+        if not self.timeout > 0:
+            raise ValueError(f"sampler.timeout must be > 0, got {self.timeout}")
 
 
 @dataclass
@@ -109,13 +137,22 @@ class Config:
     """``gymnpt train``: reinforcement learning on a text env (or SFT/DPO on trajectories)."""
 
     env: str = field(
-        default="snake", metadata={"help": "Env id, with variants in brackets (snake[size=6])."}
+        default="",
+        metadata={
+            "help": "Env id, with variants in brackets (id[key=value]); `gymnpt envs` lists them."
+        },
     )
     env_kwargs: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Keyword arguments for the env."}
     )
     model: str = field(
         default="tiny", metadata={"help": "Model: tiny, a local path or a Hugging Face id."}
+    )
+    model_defaults: bool = field(
+        default=True,
+        metadata={
+            "help": "Pretrained models (not tiny): LoRA r=16, learner.lr=1e-5, sft.steps=0, max_new_tokens from the env (its spec's max_new_tokens, else 64) and fewer eval episodes wherever a key is left at its default."
+        },
     )
     policy: str = field(
         default="hf",
@@ -129,7 +166,7 @@ class Config:
     preset: bool = field(
         default=True,
         metadata={
-            "help": "Apply the env's CPU training preset when env_kwargs is empty (snake: 5x5 board, 2 apples)."
+            "help": "Apply the env's CPU training preset (its spec's train_preset) when env_kwargs is empty."
         },
     )
     steps: int = field(default=15, metadata={"help": "RL steps (rollout batch + update each)."})
@@ -144,7 +181,23 @@ class Config:
         },
     )
     max_turns: int = field(
-        default=6, metadata={"help": "Cap on replies per episode (0 = the env's own limit)."}
+        default=0,
+        metadata={
+            "help": "Cap on replies per episode (0 = the env's own limit); episodes it cuts are counted and reported."
+        },
+    )
+    context: str = field(default="obs", metadata={"help": CONTEXT_HELP})
+    opponent: str = field(
+        default="",
+        metadata={
+            "help": "Multi-seat envs without selfplay: the agent in the other seats (a bot, ckpt:<run>, ...; default bot:random). The learner's seat alternates between groups."
+        },
+    )
+    tokenizer_vocab: int = field(
+        default=512,
+        metadata={
+            "help": "model=tiny: fit a byte-level BPE vocabulary of this size on the warm-start episodes and build the model on it (0 = one token per byte)."
+        },
     )
     max_new_tokens: int = field(default=6, metadata={"help": "Longest reply in tokens."})
     max_model_len: int = field(
@@ -195,6 +248,10 @@ class Config:
         default_factory=WarmStartConfig, metadata={"help": "Warm start before RL."}
     )
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation."})
+    sampler: SamplerConfig = field(
+        default_factory=SamplerConfig,
+        metadata={"help": "A served sampler in another process (sampler.base_url)."},
+    )
     offline: DataConfig = field(
         default_factory=DataConfig, metadata={"help": "algo=sft|dpo settings."}
     )
@@ -218,10 +275,23 @@ class Config:
         metadata={"help": "Self-play opponents: frozen snapshots and bots."},
     )
 
+    def resolve_env(self, registry: Any) -> Any:
+        """Check ``env`` names a registered env and apply its training preset; return its spec.
+
+        The preset (the spec's ``train_preset``) applies when ``preset`` is on and neither
+        ``env_kwargs`` nor a bracketed variant says otherwise.
+        """
+        if not self.env:
+            raise ValueError(
+                "env= is required: name the env to train on, e.g. env=<id>; `gymnpt envs` "
+                "lists the registered envs"
+            )
+        spec = registry.env_spec(self.env)
+        if self.preset and not self.env_kwargs and "[" not in self.env and spec.train_preset:
+            self.env_kwargs = dict(spec.train_preset)
+        return spec
+
     def __post_init__(self) -> None:
-        base_env = self.env.split("[")[0]
-        if self.preset and not self.env_kwargs and base_env == self.env and base_env in ENV_PRESETS:
-            self.env_kwargs = dict(ENV_PRESETS[base_env])
         if self.algo not in (*ALGOS, "sft", "dpo"):
             raise ValueError(f"algo must be one of {(*ALGOS, 'sft', 'dpo')}, got {self.algo!r}")
         if self.algo in ("sft", "dpo") and not self.data:
@@ -251,6 +321,9 @@ class Config:
             raise ValueError(
                 "too many training seeds: they would reach the held-out evaluation seeds"
             )
+        parse_context(self.context)
+        if self.tokenizer_vocab and self.tokenizer_vocab < 259:
+            raise ValueError("tokenizer_vocab must be 0 or >= 259 (bytes and special tokens)")
         if self.max_turns < 0 or self.max_new_tokens < 1 or self.temperature < 0:
             raise ValueError(
                 "max_turns >= 0, max_new_tokens >= 1 and temperature >= 0 are required"
@@ -271,3 +344,64 @@ class Config:
             )
         if self.league.snapshot_every and not self.selfplay:
             raise ValueError("league.snapshot_every needs selfplay=true")
+
+
+#: Settings for pretrained models (every model but the built-in ``tiny``), applied by
+#: :func:`apply_model_defaults` to each key the user left at its default: LoRA adapters and a
+#: small learning rate instead of full-parameter updates at the tiny model's rate, no warm
+#: start unless asked (``sft.steps=N``), replies long enough for a chat model, and a final
+#: table that a CPU finishes.
+PRETRAINED_DEFAULTS: dict[str, Any] = {
+    "lora.r": 16,
+    "learner.lr": 1e-5,
+    "sft.steps": 0,
+    "max_new_tokens": 64,
+    "eval.episodes": 40,
+    "eval.periodic_episodes": 10,
+}
+
+
+def is_pretrained(model: str) -> bool:
+    """Whether ``model`` names a pretrained model rather than the built-in tiny one."""
+    name = str(model).strip()
+    return not (name == "tiny" or name.startswith("tiny:"))
+
+
+def apply_model_defaults(cfg: Config, registry: Any = None) -> list[str]:
+    """Switch ``cfg`` to :data:`PRETRAINED_DEFAULTS` where it still holds the tiny model's.
+
+    ``max_new_tokens`` takes the env's reply length (its spec's ``max_new_tokens``) when the
+    env sets one, else the value in :data:`PRETRAINED_DEFAULTS`.
+
+    Args:
+        cfg: the config, changed in place.
+        registry: the registry to look the env up in (default: the process-wide one).
+
+    Returns:
+        The ``key=value`` settings changed (empty for the tiny model).
+    """
+    if not cfg.model_defaults or not is_pretrained(cfg.model):
+        return []
+    targets = dict(PRETRAINED_DEFAULTS)
+    if cfg.env:
+        if registry is None:
+            from gymnpt.core.registry import default_registry
+
+            registry = default_registry()
+        try:
+            spec = registry.env_spec(cfg.env)
+        except (KeyError, ValueError):  # an unknown env is reported where the env is made
+            spec = None
+        if spec is not None:
+            targets["max_new_tokens"] = spec.reply_tokens(0, targets["max_new_tokens"])
+    defaults = Config()
+    changed = []
+    for key, value in targets.items():
+        *path, leaf = key.split(".")
+        obj, ref = cfg, defaults
+        for part in path:
+            obj, ref = getattr(obj, part), getattr(ref, part)
+        if getattr(obj, leaf) == getattr(ref, leaf) != value:
+            setattr(obj, leaf, value)
+            changed.append(f"{key}={value}")
+    return changed

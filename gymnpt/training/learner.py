@@ -35,6 +35,14 @@ import torch
 from torch import nn
 
 from gymnpt.rollout.trajectory import Trajectory
+from gymnpt.training.advantages import (
+    ALGOS,
+    compute_advantages,
+    filter_groups,
+    group_keys,
+    turn_advantages,
+)
+from gymnpt.training.batches import Batch, _pad, make_batch, policy_loss, token_logprobs
 
 __all__ = [
     "LearnerConfig",
@@ -50,7 +58,6 @@ __all__ = [
     "apply_lora",
 ]
 
-ALGOS = ("grpo", "dr_grpo", "rloo")
 LOSS_AGGS = ("token", "sequence")
 OLD_LOGPROBS = ("sampler", "recompute")
 
@@ -88,7 +95,7 @@ class LearnerConfig:
     algo: str = field(
         default="grpo", metadata={"help": "Advantage estimator: grpo, dr_grpo or rloo."}
     )
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
+    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     betas: list[float] = field(
         default_factory=lambda: [0.9, 0.99], metadata={"help": "AdamW betas."}
@@ -101,7 +108,7 @@ class LearnerConfig:
         metadata={"help": "Trajectories per optimizer step; 0 means the whole batch in one step."},
     )
     micro_batch_size: int = field(
-        default=4,
+        default=16,
         metadata={
             "help": "Trajectories per forward/backward pass (gradient accumulation); raise it on GPU."
         },
@@ -149,10 +156,21 @@ class LearnerConfig:
         default=False, metadata={"help": "Recompute activations in backward to save memory."}
     )
     seed: int = field(default=0, metadata={"help": "Seed of the minibatch shuffling generator."})
+    credit: str = field(
+        default="episode",
+        metadata={
+            "help": "episode: one advantage per episode from algo=; turn: per-turn discounted returns-to-go normalised over the batch (ReBN; needs a windowed context such as context=obs)."
+        },
+    )
+    gamma: float = field(default=1.0, metadata={"help": "Discount of credit=turn returns-to-go."})
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        if self.credit not in ("episode", "turn"):
+            raise ValueError(f"credit must be episode or turn, got {self.credit!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if self.loss_agg not in LOSS_AGGS:
             raise ValueError(f"loss_agg must be one of {LOSS_AGGS}, got {self.loss_agg!r}")
         if self.old_logprobs not in OLD_LOGPROBS:
@@ -173,245 +191,6 @@ class LearnerConfig:
             raise ValueError("kl_coef and max_grad_norm must be >= 0 and temperature > 0")
         if len(self.betas) != 2:
             raise ValueError(f"betas must have two values, got {self.betas}")
-
-
-# =============================================================================================
-# Advantages and dynamic sampling
-# =============================================================================================
-def group_keys(trajs: Sequence[Trajectory]) -> list[str]:
-    """The group of each trajectory: its ``group_id`` and seat (role-conditioned baselines)."""
-    return [f"{t.group_id}|{t.role}" for t in trajs]
-
-
-def compute_advantages(
-    returns: Sequence[float], groups: Sequence[str], algo: str = "grpo", eps: float = 1e-4
-) -> np.ndarray:
-    """One advantage per episode from its return and its group's returns.
-
-    Args:
-        returns: episode returns.
-        groups: a group key per episode (episodes of one group share a seed).
-        algo: ``grpo`` (group-normalised), ``dr_grpo`` (mean-centred) or ``rloo`` (leave-one-out).
-        eps: added to the group std for ``grpo``.
-
-    Returns:
-        Advantages as a float64 array. A group of one episode gets advantage 0.
-    """
-    if algo not in ALGOS:
-        raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
-    if len(returns) != len(groups):
-        raise ValueError(f"{len(returns)} returns but {len(groups)} group keys")
-    r = np.asarray(returns, dtype=np.float64)
-    adv = np.zeros_like(r)
-    members: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        members.setdefault(g, []).append(i)
-    for idx in members.values():
-        if len(idx) < 2:
-            continue
-        rg = r[idx]
-        mean = rg.mean()
-        if algo == "grpo":
-            adv[idx] = (rg - mean) / (rg.std(ddof=1) + eps)
-        elif algo == "dr_grpo":
-            adv[idx] = rg - mean
-        else:  # rloo: R_i - mean of the other k-1 returns = k/(k-1) * (R_i - mean)
-            k = len(idx)
-            adv[idx] = k / (k - 1) * (rg - mean)
-    return adv
-
-
-def filter_groups(trajs: Sequence[Trajectory]) -> tuple[list[Trajectory], int]:
-    """Drop groups whose returns are all equal: they carry no learning signal.
-
-    Returns:
-        The kept trajectories (in order) and the number of groups dropped.
-    """
-    keys = group_keys(trajs)
-    returns: dict[str, list[float]] = {}
-    for k, t in zip(keys, trajs, strict=True):
-        returns.setdefault(k, []).append(t.return_)
-    keep = {k for k, rs in returns.items() if len(rs) > 1 and max(rs) - min(rs) > 1e-9}
-    return [t for k, t in zip(keys, trajs, strict=True) if k in keep], len(returns) - len(keep)
-
-
-# =============================================================================================
-# Batches of token sequences
-# =============================================================================================
-@dataclass
-class Batch:
-    """Trajectories as token sequences for the update (one row per trajectory, unpadded)."""
-
-    input_ids: list[list[int]]
-    loss_mask: list[list[int]]
-    old_logprobs: list[list[float]]
-    advantages: list[float]
-    #: Rows whose old logprobs must be recomputed (the sampler gave none).
-    recompute: list[bool]
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(sum(m) for m in self.loss_mask)
-
-
-def make_batch(trajs: Sequence[Trajectory], advantages: Sequence[float]) -> Batch:
-    """Turn trajectories with advantages into a :class:`Batch`.
-
-    Trajectories without token ids (bots, text-only backends) or without a single sampled
-    token are skipped. A trajectory whose tokens were re-tokenized from text, or whose
-    logprobs are missing, is marked for recomputation of its old logprobs.
-    """
-    b = Batch([], [], [], [], [])
-    for t, a in zip(trajs, advantages, strict=True):
-        if not t.token_ids or not any(t.loss_mask):
-            continue
-        if len(t.loss_mask) != len(t.token_ids):
-            raise ValueError(
-                f"trajectory {t.episode_id}: {len(t.token_ids)} token ids but {len(t.loss_mask)} mask entries"
-            )
-        if t.loss_mask[0]:
-            raise ValueError(
-                f"trajectory {t.episode_id}: the first token cannot be a sampled token"
-            )
-        lps = list(t.logprobs) if len(t.logprobs) == len(t.token_ids) else [0.0] * len(t.token_ids)
-        missing = len(t.logprobs) != len(t.token_ids) or bool(t.info.get("retokenized"))
-        b.input_ids.append(list(t.token_ids))
-        b.loss_mask.append([int(m) for m in t.loss_mask])
-        b.old_logprobs.append([float(x) for x in lps])
-        b.advantages.append(float(a))
-        b.recompute.append(missing)
-    return b
-
-
-def _pad(
-    rows: list[list[Any]], value: Any, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), value, dtype=dtype)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=dtype)
-    return out.to(device)
-
-
-def _decoder_and_head(model: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:
-    """The backbone and LM head of a causal LM (through PEFT wrappers), when recognisable."""
-    base: Any = model
-    if hasattr(base, "get_base_model"):
-        base = base.get_base_model()
-    get_dec = getattr(base, "get_decoder", None)
-    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
-    dec = None
-    if callable(get_dec):
-        try:
-            dec = get_dec()
-        except Exception:  # noqa: BLE001 - models without a separable decoder
-            dec = None
-    if dec is base or getattr(base.config, "final_logit_softcapping", None):
-        return None, None
-    return dec, head
-
-
-def token_logprobs(
-    model: nn.Module,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    target_mask: torch.Tensor,
-    *,
-    temperature: float = 1.0,
-    with_entropy: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probabilities of the selected tokens under ``model``.
-
-    The LM head is applied only where ``target_mask`` is set, so memory grows with the number
-    of sampled tokens rather than with sequence length times vocabulary.
-
-    Args:
-        model: a causal LM (optionally PEFT-wrapped).
-        input_ids: ``[B, T]`` token ids (right-padded).
-        attention_mask: ``[B, T]`` 1 on real tokens (right padding needs no mask and is run without).
-        target_mask: ``[B, T]`` bool, True at positions whose token's logprob is wanted
-            (position 0 is never a target).
-        temperature: logits are divided by it.
-        with_entropy: also return the entropy of the predictive distribution at each target.
-
-    Returns:
-        ``(logprobs, entropy)``: 1-D float32 tensors in row-major order of ``target_mask``.
-    """
-    sel = target_mask[:, 1:]
-    targets = input_ids[:, 1:][sel]
-    # With right padding, causal attention never lets a real token see a pad, so the mask can be
-    # dropped: attention then runs its fast causal path instead of materialising a [B, T, T] mask.
-    attn: torch.Tensor | None = attention_mask[:, :-1]
-    if attn is not None and bool((attn[:, 1:] <= attn[:, :-1]).all()):
-        attn = None
-    dec, head = _decoder_and_head(model)
-    if dec is not None and head is not None:
-        hidden = dec(input_ids=input_ids[:, :-1], attention_mask=attn, use_cache=False)
-        hidden = hidden[0] if isinstance(hidden, tuple) else hidden.last_hidden_state
-        logits = head(hidden[sel])
-    else:
-        out = model(input_ids=input_ids[:, :-1], attention_mask=attn, use_cache=False)
-        logits = out.logits[sel]
-    logits = logits.float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    logz = torch.logsumexp(logits, dim=-1)
-    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logz
-    ent = None
-    if with_entropy:
-        with torch.no_grad():
-            p = torch.softmax(logits, dim=-1)
-            ent = logz - (p * logits).sum(-1)
-    return logp, ent
-
-
-def policy_loss(
-    logp: torch.Tensor,
-    old_logp: torch.Tensor,
-    advantages: torch.Tensor,
-    *,
-    clip_low: float,
-    clip_high: float,
-    ref_logp: torch.Tensor | None = None,
-    kl_coef: float = 0.0,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Per-token clipped-ratio loss (before averaging).
-
-    Args:
-        logp: current logprobs of the sampled tokens.
-        old_logp: the sampler's logprobs of the same tokens.
-        advantages: the advantage of each token's episode.
-        clip_low: ratio may not go below ``1 - clip_low`` for negative-advantage gains.
-        clip_high: ratio may not go above ``1 + clip_high`` for positive-advantage gains.
-        ref_logp: reference-model logprobs for the KL penalty.
-        kl_coef: weight of the KL penalty.
-
-    Returns:
-        ``(loss_per_token, parts)`` where parts holds per-token ``pg``, ``kl``, ``clipped``
-        and ``ratio`` (detached except ``pg`` and ``kl``).
-    """
-    log_ratio = logp - old_logp
-    ratio = torch.exp(log_ratio)
-    unclipped = ratio * advantages
-    clipped = torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high) * advantages
-    pg = -torch.min(unclipped, clipped)
-    loss = pg
-    kl = torch.zeros_like(logp)
-    if ref_logp is not None:
-        d = ref_logp - logp
-        kl = torch.exp(d) - d - 1.0  # k3 estimator of KL(policy || reference), >= 0
-        loss = loss + kl_coef * kl
-    parts = {
-        "pg": pg,
-        "kl": kl,
-        "clipped": (clipped < unclipped).detach(),
-        "ratio": ratio.detach(),
-        "approx_kl": (0.5 * log_ratio.detach() ** 2),
-    }
-    return loss, parts
 
 
 # =============================================================================================
@@ -569,7 +348,9 @@ class Learner:
         if advantages is not None:
             if len(advantages) != len(trajs):
                 raise ValueError(f"{len(advantages)} advantages for {len(trajs)} trajectories")
-            adv_list = [float(a) for a in advantages]
+            adv_list: list[Any] = [float(a) for a in advantages]
+        elif cfg.credit == "turn":
+            adv_list = turn_advantages(trajs, cfg.gamma, cfg.adv_eps)  # type: ignore[assignment]
         else:
             if cfg.filter_zero_std:
                 trajs, dropped = filter_groups(trajs)

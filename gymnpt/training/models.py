@@ -57,18 +57,37 @@ def make_sampler(cfg: Config, model: Any, tokenizer: Any, model_path: str) -> An
     bump). ``vllm`` runs its own engine and receives the new weights through
     ``sync_weights(model)`` after each update.
     """
-    if cfg.policy == "hf":
-        from gymnpt.agents.hf import HFPolicy
+    from gymnpt.rollout.policies import build_policy
 
-        return HFPolicy(
+    if cfg.sampler.base_url:
+        if cfg.policy != "hf":
+            raise ValueError(
+                "sampler.base_url samples from a server: leave policy=hf (the server itself "
+                "may run vLLM)"
+            )
+        served = ServedSampler(
+            cfg.sampler.base_url,
+            tokenizer,
+            env_id=cfg.env,
+            lora=cfg.lora.r > 0,
+            weights_dir=cfg.sampler.weights_dir or None,
+            api_key=cfg.sampler.api_key or None,
+            timeout=cfg.sampler.timeout,
+            name=f"served:{cfg.model}",
+        )
+        served.push(model)  # the server starts from the learner's weights, not its own
+        return served
+    if cfg.policy == "hf":
+        sampler = build_policy(
+            "hf",
+            cfg.env,
             model=model,
             tokenizer=tokenizer,
-            name=f"hf:{cfg.model}",
             seed=cfg.seed,
             max_batch_size=cfg.concurrency,
         )
-    from gymnpt.rollout.policies import build_policy
-
+        sampler.name = f"hf:{cfg.model}"
+        return sampler
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return build_policy(
         "vllm",
@@ -78,6 +97,119 @@ def make_sampler(cfg: Config, model: Any, tokenizer: Any, model_path: str) -> An
         seed=cfg.seed,
         max_model_len=cfg.max_model_len,
     )
+
+
+class ServedSampler:
+    """Rollouts sampled by a server in another process (``gymnpt serve``, hf or vLLM backend).
+
+    Requests go to its ``/v1/completions`` as token ids (the ``openai`` policy in completions
+    mode), so trajectories stay token-exact. After each update :meth:`sync_weights` writes the
+    learner's weights (only the LoRA adapter when LoRA is on) with ``save_pretrained`` to
+    ``weights_dir`` and asks the server to load them (``POST /v1/load_weights``); the server
+    must be able to read that folder. A server that cannot be reached fails the run with a
+    message that says so; ``gymnpt train resume=<run>`` continues once it is back.
+
+    Args:
+        base_url: the server's API root, e.g. ``http://127.0.0.1:8000/v1``.
+        tokenizer: the learner's tokenizer (the server gets the same one with the weights).
+        env_id: the env (for the policy's name in trajectories).
+        lora: push LoRA adapters instead of full weights.
+        weights_dir: where pushed weights are written (None: a temporary folder).
+        api_key: the server's API key, if any.
+        timeout: seconds allowed for one request.
+        name: the policy name in trajectories.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        tokenizer: Any,
+        *,
+        env_id: str | None = None,
+        lora: bool = False,
+        weights_dir: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        name: str = "served",
+    ) -> None:
+        import tempfile
+        import weakref
+        from pathlib import Path
+
+        from gymnpt.rollout.policies import build_policy
+
+        self.policy = build_policy(
+            "openai",
+            env_id,
+            base_url=base_url,
+            api_key=api_key,
+            mode="completions",
+            tokenizer=tokenizer,
+            timeout=timeout,
+        )
+        self.policy.name = name
+        self.base_url: str = self.policy.base_url
+        self.tokenizer = tokenizer
+        self.name = name
+        self.version = 0
+        self.lora = lora
+        self.api_key = api_key
+        self.timeout = timeout
+        if weights_dir:
+            self.weights_dir = Path(weights_dir)
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="gymnpt-sampler-")
+            self._tmp = tmp
+            weakref.finalize(self, tmp.cleanup)
+            self.weights_dir = Path(tmp.name)
+
+    async def generate(self, requests: list[Any]) -> list[Any]:
+        """Sample completions from the server."""
+        return await self.policy.generate(requests)  # type: ignore[no-any-return]
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = f"{self.base_url}{path}"
+        try:
+            resp = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(
+                f"the sampler server at {self.base_url} cannot be reached "
+                f"({type(exc).__name__}: {exc}); start it again (gymnpt serve ...) and "
+                "continue the run with gymnpt train resume=<run folder>"
+            ) from exc
+        if resp.status_code != 200:
+            raise RuntimeError(
+                f"the sampler server at {self.base_url} refused {path} "
+                f"(HTTP {resp.status_code}): {resp.text[:500]}"
+            )
+        return resp.json()  # type: ignore[no-any-return]
+
+    def push(self, model: Any) -> dict[str, Any]:
+        """Write ``model``'s weights (or its LoRA adapter) and have the server load them."""
+        import shutil
+
+        target = self.weights_dir / "current"
+        if target.exists():
+            shutil.rmtree(target)
+        model.save_pretrained(target)  # a PEFT model writes only its adapter
+        if self.tokenizer is not None and hasattr(self.tokenizer, "save_pretrained"):
+            self.tokenizer.save_pretrained(target)
+        return self._post("/load_weights", {"path": str(target.resolve())})
+
+    def sync_weights(self, model: Any) -> None:
+        """Push the learner's new weights and bump the version."""
+        self.push(model)
+        self.version += 1
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        close = getattr(self.policy, "close", None)
+        if callable(close):
+            close()
 
 
 def sync_sampler(sampler: Any, model: Any) -> None:

@@ -51,6 +51,21 @@ class RunDir:
         rows = [r for r in self.metrics() if int(r.get("step", 0)) <= step]
         _atomic_write(self.metrics_path, "".join(json.dumps(r, default=float) + "\n" for r in rows))
 
+    def truncate_trajectories(self, step: int) -> int:
+        """Drop trajectory lines of steps after ``step`` (and corrupt lines); return how many
+        were dropped. Records carry their training step in ``info.step``."""
+        from gymnpt.rollout.trajectory import iter_jsonl, to_json_line
+
+        if not self.traj_path.exists():
+            return 0
+        kept, total = [], 0
+        for r in iter_jsonl(self.traj_path, warn=False):
+            total += 1
+            if int((r.get("info") or {}).get("step", 0)) <= step:
+                kept.append(r)
+        _atomic_write(self.traj_path, "".join(to_json_line(r) + "\n" for r in kept))
+        return total - len(kept)
+
     # ---- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(
         self, name: str, model: Any, tokenizer: Any, state: dict[str, Any] | None, keep: int

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gymnpt.rollout.engine import EpisodeSpec
+from gymnpt.rollout.planner import EpisodePlanner, EpisodeSpec, bind
 from gymnpt.rollout.trajectory import Trajectory
 
 __all__ = ["LeagueConfig", "RoleBaseline", "SelfPlay"]
@@ -170,33 +170,18 @@ class SelfPlay:
     ) -> list[EpisodeSpec]:
         """One group of ``group_size`` episodes per seed, against itself or a league member."""
         specs: list[EpisodeSpec] = []
+        planner = EpisodePlanner(self.seats, tag=tag)
         pool = self.league is not None and len(self.league) > 0
         for k, seed in enumerate(seeds):
             if not pool or self.rng.random() < self.cfg.self_share:
-                for _ in range(group_size):
-                    specs.append(
-                        EpisodeSpec(
-                            seed=seed,
-                            policies=learner,
-                            group_id=f"{tag}:{seed}:self",
-                            tags={"opponent": "self"},
-                        )
-                    )
+                plan = planner.selfplay([seed], group_size=group_size)
+                specs += bind(plan, {"learner": learner})
                 continue
+            assert self.league is not None
             name = self.league.sample(self.cfg.strategy)
-            opp = self.league.policy(name)
-            seat = self.seats[k % len(self.seats)]
-            pols = {s: (learner if s == seat else opp) for s in self.seats}
-            for _ in range(group_size):
-                specs.append(
-                    EpisodeSpec(
-                        seed=seed,
-                        policies=pols,
-                        record_seats=[seat],
-                        group_id=f"{tag}:{seed}:{name}",
-                        tags={"opponent": name},
-                    )
-                )
+            # The learner's seat alternates between groups; a group keeps one seating.
+            plan = planner.versus([seed], group_size=group_size, opponent=name, first_group=k)
+            specs += bind(plan, {"learner": learner, name: self.league.policy(name)})
         return specs
 
     def record(self, trajs: Sequence[Trajectory]) -> dict[str, float]:
@@ -217,12 +202,6 @@ class SelfPlay:
             if rs:
                 metrics[f"selfplay/return_{seat}"] = float(np.mean(rs))
         return metrics
-
-    def regroup(self, trajs: Sequence[Trajectory]) -> None:
-        """Give each role its own group, so group estimators never mix seats."""
-        for t in trajs:
-            if not t.group_id.endswith(f"@{t.role}"):
-                t.group_id = f"{t.group_id}@{t.role}"
 
     def advantages(self, trajs: Sequence[Trajectory]) -> list[float] | None:
         """RAE advantages, or None to let the learner's group estimator decide."""

@@ -20,7 +20,6 @@ saved config, optimizer and RNG states, so a resumed run matches an uninterrupte
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gymnpt.rollout.planner import EpisodePlanner, bind
 from gymnpt.rollout.trajectory import Trajectory
 from gymnpt.training.learner import (
     Learner,
@@ -36,12 +36,13 @@ from gymnpt.training.learner import (
     filter_groups,
     group_keys,
 )
+from gymnpt.training.report import _as_results, _markdown_table
 from gymnpt.training.selfplay import SelfPlay
 
-__all__ = ["Config", "WarmStartConfig", "EvalConfig", "run", "Trainer", "load_model"]
+__all__ = ["Trainer"]
 
 
-from gymnpt.training.config import Config, EvalConfig, WarmStartConfig
+from gymnpt.training.config import Config
 from gymnpt.training.models import (
     _device,
     _dtype,
@@ -73,11 +74,40 @@ def _rollout_metrics(trajs: Sequence[Trajectory], wall: float) -> dict[str, floa
         "rollout/episode_len": turns / max(1, len(trajs)),
         "rollout/invalid_rate": sum(t.invalid_moves for t in trajs) / max(1, turns),
         "rollout/errors": float(sum(t.outcome == "error" for t in trajs)),
+        "rollout/truncated": float(sum(t.outcome == "truncated" for t in trajs)),
         "rollout/sampled_tokens": float(sampled),
         "rollout/tokens_per_s": sampled / wall if wall > 0 else float("nan"),
         "rollout/seq_len": float(np.mean([len(t.token_ids) for t in trajs])) if trajs else 0.0,
         "time/rollout": wall,
     }
+
+
+def _reset_peak_memory() -> None:
+    """Start a new peak-memory window (Linux: the process's peak RSS; CUDA: peak allocated)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_memory() -> dict[str, float]:
+    """``mem/peak_rss_mb`` (and ``mem/peak_cuda_mb``) since :func:`_reset_peak_memory`."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    out["mem/peak_rss_mb"] = int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        out["mem/peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if torch.cuda.is_available():
+        out["mem/peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
 
 
 class Trainer:
@@ -100,7 +130,13 @@ class Trainer:
         dtype = _dtype(cfg, self.device)
         seed_everything(cfg.seed)
         self.model_path = resolve_model_path(cfg.model)
-        self.model, self.tokenizer = load_model(cfg.model, device=self.device, dtype=dtype)
+        warm = Path(cfg.resume) / "checkpoints" / "warm" if cfg.resume else None
+        if warm is not None and (warm / "config.json").exists():
+            # A resumed run continues from its own warm start (which may have its own vocabulary).
+            self.model, self.tokenizer = load_model(str(warm), device=self.device, dtype=dtype)
+            self.model_path = str(warm)
+        else:
+            self.model, self.tokenizer = load_model(cfg.model, device=self.device, dtype=dtype)
         self.sampling = SamplingParams(
             temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens
         )
@@ -133,7 +169,18 @@ class Trainer:
             progress=progress,
             registry=self.registry,
             call_timeout=None,
+            context=self.cfg.context,
         )
+
+    def opponent(self) -> Any:
+        """The opponent of multi-seat training (``opponent=``; default the env's random bot)."""
+        if getattr(self, "_opponent", None) is None:
+            from gymnpt.rollout.policies import build_policy
+
+            self._opponent = build_policy(
+                self.cfg.opponent or "bot:random", self.cfg.env, registry=self.registry
+            )
+        return self._opponent
 
     def strong_bot(self) -> str | None:
         return self.spec.bots[0] if self.spec.bots else None
@@ -152,9 +199,25 @@ class Trainer:
             raise RuntimeError(
                 f"env {self.spec.id!r} names no bot to warm-start from; set sft.bot=bot:<name> or sft.steps=0"
             )
+        from gymnpt.training.warmstart import bot_episodes
+
+        trajs = bot_episodes(
+            self.cfg.env,
+            bot,
+            c.episodes,
+            seed=c.seed,
+            env_kwargs=self.cfg.env_kwargs,
+            max_turns=self.cfg.max_turns or None,
+            registry=self.registry,
+        )
+        fitted = bool(self.cfg.tokenizer_vocab and _is_tiny(self.cfg.model))
+        if fitted:
+            self._fit_tokenizer(trajs)
         metrics = warm_start(
             self.model,
             self.tokenizer,
+            trajectories=trajs,
+            context=self.cfg.context,
             env=self.cfg.env,
             env_kwargs=self.cfg.env_kwargs,
             bot=bot,
@@ -169,11 +232,29 @@ class Trainer:
             console=self.console if self.cfg.progress else None,
             micro_batch_size=self.cfg.learner.micro_batch_size,
         )
-        self.run.save_checkpoint(
+        warm = self.run.save_checkpoint(
             "warm", self.model, self.tokenizer, None, keep=self.cfg.keep_checkpoints
         )
+        if fitted:  # a separate sampler (vllm) must start from this vocabulary, not the base one
+            self.model_path = str(warm)
+        metrics["sft/vocab"] = float(len(self.tokenizer))
         self.run.log({"step": 0, "stage": "sft", **metrics})
         return metrics
+
+    def _fit_tokenizer(self, trajs: Sequence[Trajectory]) -> None:
+        """Rebuild the (untrained) tiny model on a BPE vocabulary fitted to the bot's episodes."""
+        from gymnpt.models.tiny import build_tiny, fit_tiny_tokenizer
+
+        texts = [
+            self.tokenizer.apply_chat_template(t.messages, tokenize=False)
+            for t in trajs
+            if t.messages
+        ]
+        tokenizer = fit_tiny_tokenizer(texts, self.cfg.tokenizer_vocab)
+        seed_text = self.cfg.model.partition(":")[2]
+        model, tokenizer = build_tiny(int(seed_text or 0), tokenizer=tokenizer)
+        dtype = next(self.model.parameters()).dtype
+        self.model, self.tokenizer = model.to(device=self.device, dtype=dtype), tokenizer
 
     # ---- stage 2: RL --------------------------------------------------------------------------
     def setup_rl(self) -> None:
@@ -205,9 +286,10 @@ class Trainer:
 
     def train_seeds(self, step: int, round_: int) -> list[int]:
         """Seeds of one rollout round: disjoint across steps and rounds, below the eval seeds."""
-        k = self.cfg.seeds_per_step
-        base = self.cfg.seed * 10_000 + (step * (self.cfg.refill_rounds + 1) + round_) * k
-        return list(range(base, base + k))
+        from gymnpt.rollout.planner import seed_block
+
+        block = step * (self.cfg.refill_rounds + 1) + round_
+        return seed_block(self.cfg.seed * 10_000, self.cfg.seeds_per_step, block)
 
     def collect(self, step: int, writer: Any) -> tuple[list[Trajectory], dict[str, float]]:
         """Roll out one batch; replace zero-variance groups with fresh ones (dynamic sampling)."""
@@ -228,13 +310,20 @@ class Trainer:
                     seeds, cfg.group_size, self.sampler, f"s{step}r{round_}"
                 )
                 trajs = self.engine(writer=writer).run_episodes(specs)
-                self.selfplay.regroup(trajs)
                 seen += trajs
                 kept += trajs
                 break  # role baselines use every game; groups are never refilled
-            trajs = self.engine(writer=writer).run(seeds, self.sampler, group_size=cfg.group_size)
-            for t in trajs:
-                t.group_id = f"s{step}r{round_}:{t.seed}"
+            planner = EpisodePlanner(self.spec.seats, tag=f"s{step}r{round_}")
+            slots: dict[str, Any] = {"learner": self.sampler}
+            if len(self.spec.seats) > 1:
+                # The learner in one seat (alternating between groups), the opponent in the
+                # others; only the learner's seat is recorded and trained on.
+                first = (step * (cfg.refill_rounds + 1) + round_) * cfg.seeds_per_step
+                plan = planner.versus(seeds, group_size=cfg.group_size, first_group=first)
+                slots["opponent"] = self.opponent()
+            else:
+                plan = planner.selfplay(seeds, group_size=cfg.group_size)
+            trajs = self.engine(writer=writer).run_episodes(bind(plan, slots))
             seen += trajs
             good, n_drop = filter_groups(trajs)
             dropped += n_drop
@@ -247,6 +336,24 @@ class Trainer:
             m.update(self.selfplay.record(seen))
         m["rollout/groups_dropped"] = float(dropped)
         m["rollout/groups_kept"] = float(len(set(group_keys(kept))))
+        if self.selfplay is None and seen and not kept:
+            self.console.print(
+                f"[bold red]step {step}: every group had equal returns "
+                f"(all {len(seen)} episodes returned {seen[0].return_:g} or alike): "
+                "nothing to learn from this batch[/bold red]"
+            )
+        if m["rollout/truncated"]:
+            self.console.print(
+                f"step {step}: {int(m['rollout/truncated'])} of {len(seen)} episodes were cut "
+                f"by max_turns={cfg.max_turns}"
+            )
+        # The env's own metrics (e.g. format violations) over the model's trajectories.
+        from gymnpt.arena.evaluation import env_metrics
+
+        model_trajs = [t for t in seen if t.num_sampled_tokens]
+        for key, value in env_metrics(self.spec, model_trajs).items():
+            if isinstance(value, (int, float)):
+                m[f"env/{key}"] = float(value)
         return kept, m
 
     def save(self) -> None:
@@ -259,9 +366,9 @@ class Trainer:
         }
         if self.selfplay is not None:
             state["selfplay"] = self.selfplay.state_dict()
-        gen = getattr(self.sampler, "_seed_gen", None)  # the hf sampler's per-request seed stream
-        if isinstance(gen, torch.Generator):
-            state["sampler_rng"] = gen.get_state()
+        rng = getattr(self.sampler, "rng_state", None)  # the sampler's per-request seed stream
+        if callable(rng):
+            state["sampler_rng"] = rng()
         self.run.save_checkpoint(
             f"step-{self.step:06d}",
             self.model,
@@ -301,9 +408,9 @@ class Trainer:
         set_rng_state(state["rng"])
         sync_sampler(self.sampler, self.model)
         self.sampler.version = int(state.get("sampler_version", self.step))
-        gen = getattr(self.sampler, "_seed_gen", None)
-        if isinstance(gen, torch.Generator) and "sampler_rng" in state:
-            gen.set_state(state["sampler_rng"])
+        set_rng = getattr(self.sampler, "set_rng_state", None)
+        if callable(set_rng) and "sampler_rng" in state:
+            set_rng(state["sampler_rng"])
 
     def evaluate_selfplay(self, step: int) -> dict[str, float]:
         """Win/draw/loss (with Wilson 95% CIs) against the random and the strong bot, both seats."""
@@ -325,6 +432,7 @@ class Trainer:
                 max_concurrent=self.cfg.concurrency,
                 env_kwargs=self.cfg.env_kwargs,
                 registry=self.registry,
+                context=self.cfg.context,
                 agent_name=f"step {step}",
                 opponent_name=bot,
             )
@@ -356,6 +464,7 @@ class Trainer:
             max_concurrent=self.cfg.concurrency,
             env_kwargs=self.cfg.env_kwargs,
             registry=self.registry,
+            context=self.cfg.context,
             agent_name=label,
         )
         return res
@@ -373,7 +482,10 @@ class Trainer:
         try:
             while self.step < cfg.steps:
                 step = self.step + 1
+                if writer is not None:
+                    writer.tags["step"] = step
                 # ---- rollouts (plumbing) --------------------------------------------------
+                _reset_peak_memory()
                 self.model.eval()
                 trajs, metrics = self.collect(step, writer)
                 # ---- algorithm: advantages + clipped policy-gradient update -------------
@@ -397,6 +509,7 @@ class Trainer:
                         res = self.evaluate_model(f"step {step}", cfg.eval.periodic_episodes)
                         metrics["eval/return_mean"] = res.return_mean
                         metrics["eval/success"] = res.success_rate
+                metrics.update(_peak_memory())
                 metrics = {k: float(v) for k, v in metrics.items()}
                 self.run.log({"step": step, "stage": "rl", **metrics})
                 self.history.append({"step": step, **metrics})
@@ -437,6 +550,7 @@ class Trainer:
                     max_concurrent=cfg.concurrency,
                     env_kwargs=cfg.env_kwargs,
                     registry=self.registry,
+                    context=cfg.context,
                     agent_name=b,
                 )
             )
@@ -456,38 +570,9 @@ class Trainer:
         return rows
 
 
-def _as_results(rows: list[dict[str, Any]]) -> list[Any]:
-    from gymnpt.arena.evaluation import EvalResult
-
-    keep = {
-        "env_id",
-        "agent",
-        "opponent",
-        "episodes",
-        "return_mean",
-        "return_ci95",
-        "outcomes",
-        "per_seat",
-        "invalid_rate",
-        "turns_mean",
-    }
-    return [EvalResult(**{k: v for k, v in r.items() if k in keep}) for r in rows]
-
-
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| agent | episodes | mean return | 95% CI | success | invalid | turns |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        n = r["episodes"]
-        good = r["outcomes"].get("success", 0) + r["outcomes"].get("win", 0)
-        lo, hi = r["return_mean"] - r["return_ci95"], r["return_mean"] + r["return_ci95"]
-        lines.append(
-            f"| {r['agent']} | {n} | {r['return_mean']:.3f} | [{lo:.3f}, {hi:.3f}] | "
-            f"{good / max(1, n):.1%} | {r['invalid_rate']:.1%} | {r['turns_mean']:.1f} |"
-        )
-    return "\n".join(lines) + "\n"
+def _is_tiny(model: str) -> bool:
+    """Whether ``model`` names the built-in tiny model (``tiny`` or ``tiny:<seed>``)."""
+    return model == "tiny" or (model.startswith("tiny:") and model[5:].isdigit())
 
 
 class _Bar:
@@ -523,170 +608,3 @@ class _Bar:
     def close(self) -> None:
         if self.p is not None:
             self.p.stop()
-
-
-def plot_rewards(history: list[dict[str, Any]], path: Path, warm: float | None = None) -> None:
-    """Save the reward curve (mean return per step, with the eval points) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rl = [h for h in history if h.get("stage", "rl") == "rl" and "reward/mean" in h]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if rl:
-        ax.plot(
-            [h["step"] for h in rl],
-            [h["reward/mean"] for h in rl],
-            label="training rollouts (mean return)",
-        )
-        ev = [h for h in rl if "eval/return_mean" in h]
-        if ev:
-            ax.plot(
-                [h["step"] for h in ev],
-                [h["eval/return_mean"] for h in ev],
-                "o-",
-                label="held-out eval",
-            )
-    if warm is not None:
-        ax.axhline(warm, color="gray", ls="--", label="warm start (eval)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("return")
-    ax.legend(loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-# =============================================================================================
-# The command
-# =============================================================================================
-def _resolve_resume(cfg: Config) -> Config:
-    """The saved config of ``cfg.resume``, with the values the user set explicitly on top."""
-    from omegaconf import OmegaConf
-
-    from gymnpt.core.config import load_yaml, to_dict
-
-    root = Path(cfg.resume)
-    saved_path = root / "config.yaml"
-    if not saved_path.exists():
-        raise FileNotFoundError(
-            f"cannot resume {root}: it has no config.yaml (is it a run folder?)"
-        )
-    saved = load_yaml(str(saved_path))
-    given = to_dict(cfg)
-    defaults = to_dict(Config())
-
-    def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in a.items():
-            if isinstance(v, dict) and isinstance(b.get(k), dict):
-                sub = diff(v, b[k])
-                if sub:
-                    out[k] = sub
-            elif k in b and v != b[k]:
-                out[k] = v
-        return out
-
-    explicit = diff(given, defaults)
-    explicit.pop("resume", None)
-    merged = OmegaConf.merge(
-        OmegaConf.structured(Config), OmegaConf.create(saved), OmegaConf.create(explicit)
-    )
-    out = OmegaConf.to_object(merged)
-    assert isinstance(out, Config)
-    out.resume = str(root)
-    out.name = root.name
-    out.out = str(root.parent)
-    return out
-
-
-def run(cfg: Config, *, registry: Any = None) -> int:
-    """Run ``gymnpt train`` with ``cfg``; returns the exit code.
-
-    Args:
-        cfg: the config.
-        registry: the registry to find the env and bots in (default: the process-wide one).
-    """
-
-    if cfg.resume:
-        cfg = _resolve_resume(cfg)
-    threads = torch.get_num_threads()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    try:
-        if cfg.algo in ("sft", "dpo"):
-            from gymnpt.training.warmstart import run_offline
-
-            return run_offline(cfg)
-        return _run_rl(cfg, registry)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_rl(cfg: Config, registry: Any) -> int:
-    """Warm start, RL and the final table (the body of :func:`run` for online algorithms)."""
-    from transformers.utils import logging as hf_logging
-
-    from gymnpt.core.config import to_dict, to_yaml
-
-    hf_logging.disable_progress_bar()
-    name = cfg.name or f"{cfg.env.split('[')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = RunDir(Path(cfg.out) / name)
-    _atomic_write(run_dir.root / "config.yaml", to_yaml(cfg))
-    trainer = Trainer(cfg, run_dir, registry=registry)
-    console = trainer.console
-    trainer.notify("gymnpt_run_start", run_dir=str(run_dir.root), config=to_dict(cfg))
-    summary: dict[str, Any] = {}
-    t_start = time.perf_counter()
-    try:
-        ckpt = run_dir.latest_checkpoint() if cfg.resume else None
-        warm_file = run_dir.eval / "warm.json"
-        warm_result: dict[str, Any] | None = None
-        if ckpt is None:
-            if cfg.sft.steps > 0:
-                # ---- stage 1: SFT warm start on the scripted bot's episodes ---------------
-                console.print(
-                    f"[bold]warm start[/bold]: SFT on {cfg.sft.episodes} episodes of "
-                    f"{cfg.sft.bot or trainer.strong_bot()}"
-                )
-                trainer.warm_start()
-            trainer.setup_rl()
-            res = trainer.evaluate_model(
-                "warm-started model" if cfg.sft.steps > 0 else "initial model", cfg.eval.episodes
-            )
-            warm_result = res.to_dict()
-            _atomic_write(warm_file, json.dumps(warm_result, indent=2, default=float))
-            console.print(
-                f"warm start: mean return {res.return_mean:.3f} ± {res.return_ci95:.3f} "
-                f"on {res.episodes} held-out seeds"
-            )
-            seed_everything(cfg.seed + 1)  # RL starts from a fixed RNG state whatever came before
-        else:
-            trainer.setup_rl()
-            trainer.restore(ckpt)
-            run_dir.truncate_metrics(trainer.step)
-            trainer.history = [r for r in run_dir.metrics() if r.get("stage") == "rl"]
-            if warm_file.exists():
-                warm_result = json.loads(warm_file.read_text())
-            console.print(f"resumed {run_dir.root} at step {trainer.step}")
-        # ---- stage 2: RL --------------------------------------------------------------------
-        trainer.train()
-        # ---- stage 3: final table -------------------------------------------------------------
-        rows = trainer.final_table(warm_result)
-        plot_rewards(
-            trainer.history,
-            run_dir.root / "reward_curve.png",
-            warm=warm_result["return_mean"] if warm_result else None,
-        )
-        summary = {f"eval/{r['agent']}": r["return_mean"] for r in rows}
-        summary["steps"] = trainer.step
-        summary["wall_s"] = time.perf_counter() - t_start
-        _atomic_write(run_dir.root / "summary.json", json.dumps(summary, indent=2, default=float))
-        console.print(f"run folder: {run_dir.root}  ({summary['wall_s']:.0f} s)")
-    finally:
-        trainer.notify("gymnpt_run_end", run_dir=str(run_dir.root), summary=summary)
-    return 0

@@ -62,19 +62,26 @@ def bot_episodes(
 
 
 def tokenize_episodes(
-    trajs: Sequence[Trajectory], tokenizer: Any
+    trajs: Sequence[Trajectory], tokenizer: Any, context: str = "full"
 ) -> list[tuple[list[int], list[int]]]:
-    """``(ids, mask)`` per episode, mask 1 on the replies (as the engine would tokenize them)."""
+    """``(ids, mask)`` examples, mask 1 on the replies, tokenized as the engine builds prompts.
+
+    With ``context="full"`` an episode is one example; with a windowed strategy (``obs``,
+    ``last:K``) each reply is its own example, with the context the policy would have read.
+    """
+    from gymnpt.rollout.context import parse_context, turn_windows
     from gymnpt.rollout.tokens import ChatTokens
 
+    keep = parse_context(context)
     ct = ChatTokens(tokenizer)
     out = []
     for t in trajs:
         if not any(m["role"] == "assistant" for m in t.messages):
             continue
-        ids, mask = ct.conversation(t.messages)
-        if any(mask):
-            out.append((ids, mask))
+        for window in turn_windows(t.messages, keep):
+            ids, mask = ct.conversation(window)
+            if any(mask):
+                out.append((ids, mask))
     return out
 
 
@@ -201,18 +208,36 @@ def warm_start(
     registry: Any = None,
     console: Any = None,
     micro_batch_size: int = 16,
+    context: str = "full",
+    trajectories: Sequence[Trajectory] | None = None,
 ) -> dict[str, float]:
     """Imitate ``bot`` on ``env``: play its episodes, then SFT on its replies.
+
+    Args:
+        context: the context strategy the model will play with (``full``, ``last:K``, ``obs``);
+            the examples show the replies in that context.
+        trajectories: the bot's episodes when already played (then ``bot``/``episodes`` are
+            not used to play new ones).
 
     Returns:
         SFT metrics plus ``sft/bot_return`` (the mean return of the imitated episodes).
     """
     t0 = time.perf_counter()
-    trajs = bot_episodes(
-        env, bot, episodes, seed=seed, env_kwargs=env_kwargs, max_turns=max_turns, registry=registry
+    trajs = (
+        list(trajectories)
+        if trajectories is not None
+        else bot_episodes(
+            env,
+            bot,
+            episodes,
+            seed=seed,
+            env_kwargs=env_kwargs,
+            max_turns=max_turns,
+            registry=registry,
+        )
     )
     kept = [t for t in trajs if t.outcome != "error" and t.return_ >= min_return]
-    examples = tokenize_episodes(kept, tokenizer)
+    examples = tokenize_episodes(kept, tokenizer, context)
     t_data = time.perf_counter() - t0
     m = sft_steps(
         model,

@@ -63,6 +63,8 @@ def gymnpt_register_envs(registry: Any) -> None:
             single_agent=single,
             unavailable=game.unavailable,
             tags=tuple(tags),
+            # Moves are short, but some games (debate, negotiation) want a paragraph.
+            max_new_tokens=128,
         )
 
 

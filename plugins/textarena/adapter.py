@@ -6,10 +6,15 @@ a single-player game as a Gymnasium env with one seat, ``player``.
 
 Determinism and isolation. TextArena draws from Python's global :mod:`random` (and a few
 games from numpy's global RNG). Each adapter owns the state of those generators for its
-episode: every call into TextArena runs under one process-wide lock, with the global state
-swapped out for the episode's own and swapped back afterwards. ``reset(seed=s)`` seeds the
-episode's state with ``s`` (and passes ``s`` to TextArena's ``reset``), so an episode depends
-only on its seed and its actions, whatever other episodes run in between or in other threads.
+episode. The functions of the :mod:`random` module are routed per thread: while a thread is
+inside a call into TextArena they draw from that episode's own :class:`random.Random`, and
+elsewhere from the usual global generator (whose state is never touched). Episodes in
+different threads therefore run side by side without a lock, so one slow or stuck game
+(a reset that takes a minute, abandoned by the engine's watchdog) never stalls the others.
+Games that use numpy's global RNG still run under one process-wide lock, with numpy's state
+swapped in and out. ``reset(seed=s)`` seeds the episode's state with ``s`` (and passes ``s``
+to TextArena's ``reset``), so an episode depends only on its seed and its actions, whatever
+other episodes run in between or in other threads.
 
 Observations. ``observation="delta"`` (the default) gives each seat the messages that
 reached it since it last acted, one ``[SENDER] text`` line each -- what a chat model should
@@ -19,13 +24,23 @@ the id (its observation wrappers; for the default ids the whole history every tu
 Invalid moves. TextArena decides what is invalid and how many retries a player gets
 (``error_allowance``); the adapter records every ``State.set_invalid_move`` call and reports
 it as ``info["invalid_move"]`` (with ``error``, ``retries_left`` and ``penalized``). A reply
-that makes the TextArena code raise ends the episode with outcome ``error`` for every seat.
+that makes the TextArena code raise (a 5000-digit number that Python refuses to convert, a
+bug in a game) is an invalid move too, reported the same way with ``info["env_error"]``.
+
+Forfeits. When a player runs out of retries (``penalized``) and TextArena's game goes on
+without it (some multi-player games keep playing after every player is eliminated, and a
+few loop forever once nobody is left), the adapter ends the game there: the penalized seat
+loses (reward -1) and the others win (+1).
+
+Output. What TextArena prints to stdout while it runs is captured (kept, last 4 KB, in
+:attr:`TextArenaEnv.captured_output`), never mixed into the caller's output.
 """
 
 from __future__ import annotations
 
-import operator
+import io
 import random
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,9 +55,11 @@ from gymnpt.plugins.textarena.catalog import TextArenaGame, catalog
 
 __all__ = ["TextArenaEnv", "TextArenaGymEnv", "make_env", "game_info", "load_textarena"]
 
-#: One lock for every call into TextArena: the global RNG is shared by the whole process.
+#: Held around calls into games that use numpy's global RNG (its state is process-wide).
 _LOCK = threading.RLock()
 _GAME_ID = -1
+#: Per thread: the episode whose call into TextArena the thread is running.
+_LOCAL = threading.local()
 
 
 def load_textarena() -> Any:
@@ -70,21 +87,85 @@ _RANDOM_NAMES = tuple(
         and getattr(getattr(random, n), "__self__", None) is getattr(random, "_inst", None)
     )
 )
-_RANDOM_DICT = vars(random)
-_get_random_funcs = operator.itemgetter(*_RANDOM_NAMES)
+
+
+def _route_random() -> None:
+    """Point each of :data:`_RANDOM_NAMES` at a function that draws from the calling
+    thread's episode generator when there is one, else from the global generator."""
+    module = vars(random)
+    if module.get("_gymnpt_routed"):
+        return
+    for name in _RANDOM_NAMES:
+        original = module[name]
+
+        def routed(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            funcs = getattr(_LOCAL, "funcs", None)
+            return (funcs[_name] if funcs is not None else _original)(*args, **kw)
+
+        routed.__name__ = routed.__qualname__ = name
+        routed.__doc__ = original.__doc__
+        module[name] = routed
+    module["_gymnpt_routed"] = True
+
+
+_route_random()
+
+
+class _RoutedStdout(io.TextIOBase):
+    """Stands in for ``sys.stdout`` while some thread is inside TextArena: writes from such
+    a thread go to its episode's buffer, everything else to the real stream."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def write(self, text: str) -> int:
+        buf = getattr(_LOCAL, "out", None)
+        return (buf if buf is not None else self.real).write(text)
+
+    def flush(self) -> None:
+        if getattr(_LOCAL, "out", None) is None:
+            self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+_OUT_LOCK = threading.Lock()
+_out_users = 0
+_router: _RoutedStdout | None = None
+
+
+def _stdout_on() -> None:
+    global _out_users, _router
+    with _OUT_LOCK:
+        if _out_users == 0 or _router is None or sys.stdout is not _router:
+            _router = _RoutedStdout(sys.stdout)
+            sys.stdout = _router
+        _out_users += 1
+
+
+def _stdout_off() -> None:
+    global _out_users, _router
+    with _OUT_LOCK:
+        _out_users -= 1
+        if _out_users == 0 and _router is not None:
+            if sys.stdout is _router:  # leave alone a stream someone else put there since
+                sys.stdout = _router.real
+            _router = None
 
 
 class _EpisodeRNG:
-    """The global RNGs of one episode, swapped in around calls into TextArena.
+    """The global RNGs of one episode, in force around calls into TextArena.
 
-    Python's global generator is replaced by the episode's own :class:`random.Random` by
-    pointing the :mod:`random` module's functions (``random.choice``, ``random.seed``, ...) at
-    that instance for the duration of the call -- much cheaper than copying the Mersenne
-    Twister state in and out. Games that use numpy's global RNG get its state swapped too.
+    Python's global generator is replaced by the episode's own :class:`random.Random` for the
+    calling thread (see :func:`_route_random`). Games that use numpy's global RNG get its
+    state swapped too, under :data:`_LOCK`. What TextArena prints meanwhile is captured.
     """
 
     def __init__(self, use_numpy: bool) -> None:
         self.use_numpy = use_numpy
+        #: What TextArena printed while this episode's calls ran.
+        self.output = io.StringIO()
         self.py = random.Random(0)
         self.funcs = {n: getattr(self.py, n) for n in _RANDOM_NAMES}
         self.seed(0)
@@ -95,43 +176,41 @@ class _EpisodeRNG:
             self.np_state = np.random.RandomState(seed % (2**32)).get_state()
 
     def enter(self) -> Any:
-        """Swap the episode's RNGs in (holding the lock); pass the result to :meth:`exit`."""
-        _LOCK.acquire()
-        saved = _get_random_funcs(_RANDOM_DICT)
-        _RANDOM_DICT.update(self.funcs)
-        if not self.use_numpy:
-            return saved
-        saved_np = np.random.get_state()
-        np.random.set_state(self.np_state)
-        return saved, saved_np
+        """Put the episode's RNGs in force for this thread; pass the result to :meth:`exit`."""
+        saved_np = None
+        if self.use_numpy:
+            _LOCK.acquire()
+            saved_np = np.random.get_state()
+            np.random.set_state(self.np_state)
+        token = (getattr(_LOCAL, "funcs", None), getattr(_LOCAL, "out", None), saved_np)
+        _LOCAL.funcs = self.funcs
+        _LOCAL.out = self.output
+        _stdout_on()
+        return token
 
     def exit(self, token: Any) -> None:
-        """Swap the episode's RNGs out again and release the lock."""
-        try:
-            if self.use_numpy:
-                token, saved_np = token
+        """Restore what :meth:`enter` replaced."""
+        funcs, out, saved_np = token
+        _LOCAL.funcs, _LOCAL.out = funcs, out
+        _stdout_off()
+        if out is None and self.output.tell() > 8192:  # keep the last 4 KB
+            tail = self.output.getvalue()[-4096:]
+            self.output = io.StringIO()
+            self.output.write(tail)
+        if self.use_numpy:
+            try:
                 self.np_state = np.random.get_state()
                 np.random.set_state(saved_np)
-            _RANDOM_DICT.update(zip(_RANDOM_NAMES, token))
-        finally:
-            _LOCK.release()
+            finally:
+                _LOCK.release()
 
     @contextmanager
     def active(self) -> Iterator[None]:
-        with _LOCK:
-            saved = _get_random_funcs(_RANDOM_DICT)
-            _RANDOM_DICT.update(self.funcs)
-            saved_np = None
-            if self.use_numpy:
-                saved_np = np.random.get_state()
-                np.random.set_state(self.np_state)
-            try:
-                yield
-            finally:
-                _RANDOM_DICT.update(zip(_RANDOM_NAMES, saved))
-                if self.use_numpy:
-                    self.np_state = np.random.get_state()
-                    np.random.set_state(saved_np)
+        token = self.enter()
+        try:
+            yield
+        finally:
+            self.exit(token)
 
 
 def _seat(pid: int) -> str:
@@ -140,6 +219,8 @@ def _seat(pid: int) -> str:
 
 class TextArenaEnv:
     """A TextArena game with gymnpt's multi-agent API (PettingZoo-AEC-like).
+
+    It fulfils :class:`gymnpt.MultiSeatEnv`, the contract the engine and ``check_env`` use.
 
     Args:
         ta_id: TextArena's id, e.g. ``"TicTacToe-v0"``.
@@ -357,18 +438,28 @@ class TextArenaEnv:
         token = rng.enter()
         try:
             done, _ = self._ta.step(text)
-        except Exception as exc:  # noqa: BLE001 - a game's bug must not crash the caller
-            self.turn += 1
-            info.update(
-                error=f"TextArena raised {type(exc).__name__}: {str(exc)[:300]}", env_error=True
-            )
-            self._end(
-                info, {s: Outcome.ERROR for s in self.seats}, rewards={}, reason="TextArena error"
-            )
-            self.infos = {s: {} for s in self.seats}
-            self.infos[seat] = info
-            self._select()
-            return
+        except Exception as exc:  # noqa: BLE001 - a reply that makes TextArena raise
+            raised = f"TextArena raised {type(exc).__name__}: {str(exc)[:300]}"
+            info["env_error"] = raised
+            try:  # an invalid move, as if the game had rejected the reply itself
+                self._state.set_invalid_move(
+                    reason=f"the game could not process the reply ({raised})"
+                )
+                step = self._state.step
+                done, _ = step() if self.num_players == 1 else step(rotate_player=False)
+            except Exception as exc2:  # noqa: BLE001 - the game's state is beyond repair
+                self.turn += 1
+                info.update(error=f"{raised}; then {type(exc2).__name__}: {exc2}")
+                self._end(
+                    info,
+                    {s: Outcome.ERROR for s in self.seats},
+                    rewards={},
+                    reason="TextArena error",
+                )
+                self.infos = {s: {} for s in self.seats}
+                self.infos[seat] = info
+                self._select()
+                return
         finally:
             rng.exit(token)
         self.turn += 1
@@ -385,8 +476,18 @@ class TextArenaEnv:
                 info["retries_left"] = max(int(allowance) - int(count), 0)
         info["turn"] = self.turn
         self.rewards = dict(self._zeros)
+        forfeit = sorted({_seat(p) for p, _, exhausted in self._invalid if exhausted})
         if done or self._state.done:
             self._end(info, None)
+        elif forfeit and self.num_players > 1:
+            # The game would go on without the penalized player: end it here.
+            rewards = {s: -1.0 if s in forfeit else 1.0 for s in self.seats}
+            self._end(
+                info,
+                {s: Outcome.LOSS if s in forfeit else Outcome.WIN for s in self.seats},
+                rewards=rewards,
+                reason=f"{', '.join(forfeit)} forfeited (no retries left after invalid moves)",
+            )
         elif self.max_steps is not None and self.turn >= self.max_steps:
             self._truncated = True
             self._end(
@@ -425,6 +526,11 @@ class TextArenaEnv:
                     return out
         seat = self.agent_selection or (self.seats[0] if self.seats else "")
         return self.observe(seat) if seat else ""
+
+    @property
+    def captured_output(self) -> str:
+        """What TextArena printed to stdout during this episode (the last 4 KB or so)."""
+        return self._rng.output.getvalue()
 
     def close(self) -> None:
         """Nothing to free; present for API symmetry."""

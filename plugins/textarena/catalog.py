@@ -14,7 +14,8 @@ game's availability is decided from its source files and the local file system:
 * a few games of TextArena 0.7.4 read data files that its wheel does not ship.
 
 Compiling every game module takes about a second, so syntax results are cached per file
-(keyed by Python version, path, size and modification time) under the user cache folder.
+(keyed by Python version, path, size and modification time) under the user cache folder, and
+the finished catalog is cached too (see :func:`catalog`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ KNOWN_BROKEN_074: dict[str, str] = {
     "ScorableGames": "its game descriptions folder is not shipped in the textarena 0.7.4 wheel",
     "UsedCarNegotiation": "its data file is not shipped in the textarena 0.7.4 wheel",
     "SpiteAndMalice": "its reset fails in textarena 0.7.4 (it reads State.logs before setting it)",
+    "CharacterConclave": (
+        "every reply raises TypeError inside textarena 0.7.4 (it calls State.add_observation "
+        "without observation_type)"
+    ),
 }
 
 _RANGE_RE = re.compile(r"\b(\d+)\s*<=\s*num_players\s*<=\s*(\d+)")
@@ -400,12 +405,89 @@ def _registrations(init_source: str) -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
+_CACHE_NAME = "textarena-catalog"
+
+
+def _cache_context(root: Path) -> tuple[dict[str, Any], list[str]]:
+    """What the catalog depends on besides installed packages, and the paths to watch."""
+    nltk_dirs = [str(d) for d in _nltk_data_dirs()]
+    watched = [__file__, str(root / "envs" / "__init__.py"), *nltk_dirs]
+    for d in nltk_dirs:  # NLTK data lands in subfolders (corpora, tokenizers, ...)
+        try:
+            watched += sorted(str(p) for p in Path(d).iterdir() if p.is_dir())
+        except OSError:
+            pass
+    context = {
+        "root": str(root),
+        "nltk_dirs": nltk_dirs,
+        "openrouter": bool(os.environ.get("OPENROUTER_API_KEY")),
+    }
+    return context, watched
+
+
+def _from_cache(root: Path) -> tuple[TextArenaGame, ...] | None:
+    from gymnpt.core.plugins import read_cache
+
+    data = read_cache(_CACHE_NAME)
+    if not isinstance(data, dict) or data.get("context") != _cache_context(root)[0]:
+        return None
+    try:
+        return tuple(
+            TextArenaGame(
+                ta_id=g["ta_id"],
+                entry_point=g["entry_point"],
+                folder=g["folder"],
+                players=(int(g["players"][0]), int(g["players"][1]), int(g["players"][2])),
+                kwargs=ast.literal_eval(g["kwargs"]),
+                unavailable=g["unavailable"],
+                uses_numpy_random=bool(g["uses_numpy_random"]),
+            )
+            for g in data["games"]
+        )
+    except (KeyError, TypeError, ValueError, SyntaxError, IndexError):
+        return None
+
+
+def _to_cache(root: Path, games: tuple[TextArenaGame, ...]) -> None:
+    from gymnpt.core.plugins import write_cache
+
+    context, watched = _cache_context(root)
+    rows = [
+        {
+            "ta_id": g.ta_id,
+            "entry_point": g.entry_point,
+            "folder": g.folder,
+            "players": list(g.players),
+            "kwargs": repr(g.kwargs),
+            "unavailable": g.unavailable,
+            "uses_numpy_random": g.uses_numpy_random,
+        }
+        for g in games
+    ]
+    write_cache(_CACHE_NAME, {"context": context, "games": rows}, watched)
+
+
 @lru_cache(maxsize=1)
 def catalog() -> tuple[TextArenaGame, ...]:
-    """Every TextArena id with its player counts and availability (empty without textarena)."""
+    """Every TextArena id with its player counts and availability (empty without textarena).
+
+    The scan is cached (:func:`gymnpt.core.plugins.read_cache`): the cache is rebuilt when an
+    installed distribution changes, when NLTK data appears or goes, when
+    ``OPENROUTER_API_KEY`` is set or unset, or when this module changes.
+    """
     root = textarena_root()
     if root is None:
         return ()
+    cached = _from_cache(root)
+    if cached is not None:
+        return cached
+    games = scan(root)
+    _to_cache(root, games)
+    return games
+
+
+def scan(root: Path) -> tuple[TextArenaGame, ...]:
+    """Read the catalog from the TextArena installed at ``root`` (no cache)."""
     try:
         init_source = (root / "envs" / "__init__.py").read_text(encoding="utf-8")
         regs = _registrations(init_source)

@@ -351,3 +351,161 @@ def test_smollm2_generates_and_its_logprobs_check_out():
         want = recompute(pol, pol.encode_messages(req.messages), comp.token_ids)
         assert torch.allclose(torch.tensor(comp.logprobs), want, atol=1e-3)
         assert pol.tokenizer.decode(comp.token_ids, skip_special_tokens=True) == comp.text
+
+
+# ---- LoRA checkpoints and threads ------------------------------------------------------------
+
+
+def _lora_run(tmp_path):
+    """A run folder whose latest checkpoint is a LoRA adapter on the tiny model, as the
+    trainer writes it (``save_pretrained`` of the PEFT model plus the tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gymnpt.models.tiny import resolve_model
+    from gymnpt.training.learner import LoraConfig, apply_lora
+
+    base_path = resolve_model("tiny")
+    model = apply_lora(AutoModelForCausalLM.from_pretrained(base_path), LoraConfig(r=4))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)  # a trained adapter: outputs differ from the base
+    ckpt = tmp_path / "run" / "checkpoints" / "step-3"
+    model.save_pretrained(ckpt, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base_path).save_pretrained(ckpt)
+    model.eval()
+    return tmp_path / "run", ckpt, model
+
+
+def test_lora_checkpoint_loads_through_ckpt_as_base_plus_adapter(tmp_path):
+    from gymnpt.rollout.policies import build_policy, latest_checkpoint
+
+    run, ckpt, peft_model = _lora_run(tmp_path)
+    assert not (ckpt / "config.json").exists() and (ckpt / "adapter_config.json").exists()
+    assert latest_checkpoint(run) == ckpt
+    pol = build_policy(f"ckpt:{run}", "tictactoe")
+    assert pol.name == f"ckpt:{run}"
+    ids = torch.tensor([pol.encode_messages(PROMPTS[1])])
+    with torch.no_grad():
+        want = peft_model(ids).logits
+        got = pol.model(ids).logits
+        base = HFPolicy("tiny").model(ids).logits
+    assert torch.allclose(got, want, atol=1e-4)
+    assert not torch.allclose(got, base, atol=1e-2)
+    # a served model can switch to the adapter too
+    served = HFPolicy("tiny")
+    served.load_weights(ckpt)
+    with torch.no_grad():
+        assert torch.allclose(served.model(ids).logits, want, atol=1e-4)
+
+
+def test_lora_checkpoint_plays_in_a_tournament(tmp_path):
+    from gymnpt.arena.tournament import Config, run_tournament
+
+    run, _, _ = _lora_run(tmp_path)
+    cfg = Config(
+        env="tictactoe",
+        agents=[f"ckpt:{run}", "bot:random"],
+        games=2,
+        out=str(tmp_path / "t"),
+        bootstrap=20,
+        plot=False,
+        max_new_tokens=6,
+        progress=False,
+    )
+    res = run_tournament(cfg)
+    row = res.report.row(f"ckpt:{run}")
+    assert row.games == 2 and res.played == 2  # both seatings of one seed
+    assert row.wins + row.draws + row.losses == 2
+
+
+def test_threads_are_automatic_and_can_be_pinned():
+    from gymnpt.agents.hf import auto_threads, usable_cores
+
+    assert 1 <= auto_threads() <= usable_cores()
+    tiny = HFPolicy("tiny")
+    assert tiny._threads() == 1  # small models: one thread
+    pinned = HFPolicy("tiny", num_threads=2)
+    assert pinned._threads() == 2
+    saved = torch.get_num_threads()
+    pinned.generate_sync([Request(messages=PROMPTS[0], params=GREEDY)])
+    assert torch.get_num_threads() == saved  # restored after sampling
+
+
+def test_threads_key_reaches_local_models():
+    from gymnpt.cli.main import EvalConfig, _make_policy
+    from gymnpt.core.config import parse_overrides
+
+    assert _make_policy("hf", "tictactoe", model="tiny", threads=3).num_threads == 3
+    assert _make_policy("hf", "tictactoe", model="tiny").num_threads is None
+    with pytest.raises(Exception, match="threads"):
+        parse_overrides(EvalConfig, ["env=tictactoe", "agent=hf", "threads=-1"])
+
+
+# ---- cancel ----------------------------------------------------------------------------------
+
+LONG = SamplingParams(temperature=0.0, max_new_tokens=3000)  # the tiny model never ends early
+
+
+def _settled_steps(policy: HFPolicy, bound_s: float = 30.0) -> int:
+    """Decoding steps once no generation is in flight and the count has stopped moving."""
+    import time
+
+    deadline = time.monotonic() + bound_s
+    last = -1
+    while time.monotonic() < deadline:
+        now = policy.decode_steps
+        if now == last and not policy._flags:
+            return now
+        last = now
+        time.sleep(0.2)
+    raise AssertionError(f"generation still running after {bound_s}s ({policy.decode_steps})")
+
+
+def test_cancel_stops_a_generation_thread_within_a_step(pair):
+    import threading
+
+    from gymnpt.agents.hf import GenerationCancelled
+
+    model, tok = pair
+    pol = HFPolicy(model, tok, name="hf:cancel")
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            pol.generate_sync([Request(messages=conv("go"), params=LONG)])
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    while pol.decode_steps < 5 and thread.is_alive():
+        thread.join(0.01)
+    pol.cancel()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], GenerationCancelled)
+    stopped = _settled_steps(pol)
+    assert 5 <= stopped < LONG.max_new_tokens
+    # The flag belonged to the cancelled call: the next call runs to its end.
+    out = pol.generate_sync([Request(messages=conv("go"), params=GREEDY)])[0]
+    assert len(out.token_ids) == GREEDY.max_new_tokens
+    pol.cancel()  # nothing in flight: a no-op
+    assert pol.generate_sync([Request(messages=conv("go"), params=GREEDY)])[0].token_ids
+
+
+def test_engine_timeout_cancels_the_abandoned_batch(pair):
+    from gymnpt.rollout.engine import RolloutEngine
+
+    model, tok = pair
+    pol = HFPolicy(model, tok, name="hf:cancel")
+    engine = RolloutEngine("guess_the_number", sampling=LONG, call_timeout=0.3)
+    trajs = engine.run([0, 1], pol)
+    assert {t.outcome for t in trajs} == {"error"}
+    assert all("timed out" in (t.reason or "") for t in trajs), trajs[0].reason
+    # The sampler thread was told to stop: its step count settles far below the 3000 asked.
+    stopped = _settled_steps(pol)
+    assert 0 < stopped < LONG.max_new_tokens
+    out = pol.generate_sync([Request(messages=conv("go"), params=GREEDY)])[0]
+    assert len(out.token_ids) == GREEDY.max_new_tokens

@@ -159,7 +159,7 @@ def test_stop_strings_over_http(server, hf):
             break
     assert k is not None
     stop = chr(ref.token_ids[k])
-    pol = OpenAIPolicy(server.url, model="tiny")
+    pol = OpenAIPolicy(server.url, model="tiny", tokenizer=False)
     got = asyncio.run(
         pol.generate([Request(messages=conv("stop"), params=params.with_(stop=[stop]))])
     )[0]
@@ -293,7 +293,7 @@ def test_api_key_is_enforced(hf):
         with pytest.raises(ServerError, match="401"):
             asyncio.run(OpenAIPolicy(srv.url, model="tiny", api_key="wrong").generate(reqs(1)))
         out = asyncio.run(OpenAIPolicy(srv.url, model="tiny", api_key="s3cret").generate(reqs(1)))
-        assert out[0].token_ids
+        assert out[0].info["server_token_ids"]
 
 
 def test_options_are_checked():
@@ -308,6 +308,10 @@ def test_options_are_checked():
         OpenAIPolicy("http://h:1/v1", mode="stream")
     with pytest.raises(ValueError, match="needs tokenizer"):
         OpenAIPolicy("http://h:1/v1", mode="completions")
+    with pytest.raises(ValueError, match="needs a tokenizer"):
+        OpenAIPolicy("http://h:1/v1", model="tiny", mode="completions", tokenizer=False)
+    # chat mode: a model name that is not available here leaves the policy text-only
+    assert OpenAIPolicy("http://h:1/v1", model="no-such-model-here").tokenizer is None
     with pytest.raises(ConfigError, match="port"):
         parse_overrides(Config, ["port=0"])
     with pytest.raises(ConfigError, match="did you mean|Did you mean"):
@@ -321,7 +325,7 @@ def test_registry_makes_openai(server):
     pol = build_policy(f"openai:{server.url}", "tictactoe", model="tiny")
     assert isinstance(pol, OpenAIPolicy) and pol.model == "tiny"
     out = asyncio.run(pol.generate(reqs(1)))
-    assert out[0].token_ids
+    assert out[0].text and out[0].info["server_token_ids"]
 
 
 def test_gymnpt_serve_command(tmp_path):
@@ -362,3 +366,62 @@ def test_gymnpt_serve_command(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+# ---- chat mode trajectories, top_logprobs ---------------------------------------------------
+
+
+def _play_chat(pol):
+    from gymnpt.core.registry import default_registry
+    from gymnpt.rollout.engine import RolloutEngine
+
+    bot = default_registry().make_agent("bot:random", "tictactoe")
+    engine = RolloutEngine(env="tictactoe", sampling=SamplingParams(max_new_tokens=5))
+    return [t for t in engine.run(seeds=[3], policies={"x": pol, "o": bot}) if t.role == "x"][0]
+
+
+def test_chat_mode_with_a_tokenizer_is_retokenized_and_marked(server, hf):
+    from gymnpt.training.learner import make_batch
+
+    pol = OpenAIPolicy(server.url, model="tiny", mode="chat")
+    assert pol.tokenizer is not None  # found locally from the model name
+    t = _play_chat(pol)
+    assert t.info.get("retokenized") is True and t.num_sampled_tokens > 0
+    replies = [m["content"] for m in t.messages if m["role"] == "assistant"]
+    runs = t.completions()
+    assert len(runs) == len(replies)
+    for run, text in zip(runs, replies, strict=True):
+        assert hf.tokenizer.decode(run, skip_special_tokens=True).strip() == text.strip()
+    batch = make_batch([t], [1.0])
+    assert len(batch) == 1 and batch.recompute == [True]
+    # the server's own ids are kept for inspection
+    out = asyncio.run(pol.generate(reqs(1)))
+    assert out[0].token_ids is None and out[0].info["server_token_ids"]
+
+
+def test_text_only_chat_trajectories_are_refused_by_the_learner(server):
+    from gymnpt.training.learner import make_batch
+
+    pol = OpenAIPolicy(server.url, model="tiny", mode="chat", tokenizer=False)
+    assert pol.tokenizer is None
+    t = _play_chat(pol)
+    assert not t.token_ids and t.num_turns > 0
+    with pytest.raises(ValueError, match="no token ids.*mode=completions"):
+        make_batch([t], [1.0])
+
+
+def test_top_logprobs_requests_are_refused_clearly(server):
+    r = httpx.post(
+        server.url + "/chat/completions",
+        json={"messages": conv("x"), "max_tokens": 2, "logprobs": True, "top_logprobs": 3},
+    )
+    assert r.status_code == 400 and "top_logprobs=3 is not supported" in r.text
+    r = httpx.post(
+        server.url + "/completions", json={"prompt": "abc", "max_tokens": 2, "logprobs": 5}
+    )
+    assert r.status_code == 400 and "alternatives" in r.json()["error"]["message"]
+    ok = httpx.post(
+        server.url + "/chat/completions",
+        json={"messages": conv("x"), "max_tokens": 2, "logprobs": True, "top_logprobs": 0},
+    )
+    assert ok.status_code == 200

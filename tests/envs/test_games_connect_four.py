@@ -41,21 +41,22 @@ def brute_winner(grid):
         ("3 or 6? 6.", 5),
     ],
 )
-def test_notation(reply, col):
-    assert parse_column(reply) == col
+def test_lenient_notation(reply, col):
+    assert parse_column(reply, lenient=True) == col
 
 
 @pytest.mark.parametrize("reply", ["", "0", "8", "middle", "column 9", "44"])
 def test_notation_rejects(reply):
-    with pytest.raises(InvalidAction):
-        parse_column(reply)
+    for lenient in (False, True):
+        with pytest.raises(InvalidAction):
+            parse_column(reply, lenient=lenient)
 
 
 @given(st.text(max_size=200))
 @settings(max_examples=200, deadline=None)
 def test_parser_never_crashes(text):
     try:
-        assert 0 <= parse_column(text) <= 6
+        assert 0 <= parse_column(text, lenient=True) <= 6
     except InvalidAction:
         pass
 

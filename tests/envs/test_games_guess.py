@@ -25,21 +25,22 @@ REG = default_registry()
         ("Guess: 12\nwhy: it halves 1-24", 12),
     ],
 )
-def test_parser(reply, n):
-    assert parse_guess(reply) == n
+def test_lenient_parser(reply, n):
+    assert parse_guess(reply, lenient=True) == n
 
 
 @pytest.mark.parametrize("reply", ["", "fifty", "3.5", "1" * 30, "x" * 100_000])
 def test_parser_rejects(reply):
-    with pytest.raises(InvalidAction):
-        parse_guess(reply)
+    for lenient in (False, True):
+        with pytest.raises(InvalidAction):
+            parse_guess(reply, lenient=lenient)
 
 
 @given(st.text(max_size=200))
 @settings(max_examples=150, deadline=None)
 def test_parser_never_crashes(text):
     try:
-        assert isinstance(parse_guess(text), int)
+        assert isinstance(parse_guess(text, lenient=True), int)
     except InvalidAction:
         pass
 

@@ -64,23 +64,24 @@ def test_made_through_registry():
         ("Thinking...\nMove: down\nbecause it is safe", "down"),
     ],
 )
-def test_parser_accepts(reply, expected):
-    assert parse_direction(reply) == expected
+def test_lenient_parser_accepts(reply, expected):
+    assert parse_direction(reply, lenient=True) == expected
 
 
 @pytest.mark.parametrize(
     "reply", ["", "   ", "forward", "I think a good plan is needed", "upward", "x" * 100_000, "🐍"]
 )
 def test_parser_rejects(reply):
-    with pytest.raises(InvalidAction):
-        parse_direction(reply)
+    for lenient in (False, True):
+        with pytest.raises(InvalidAction):
+            parse_direction(reply, lenient=lenient)
 
 
 @given(st.text(max_size=300))
 @settings(max_examples=200, deadline=None)
 def test_parser_never_crashes(text):
     try:
-        assert parse_direction(text) in ("up", "down", "left", "right")
+        assert parse_direction(text, lenient=True) in ("up", "down", "left", "right")
     except InvalidAction:
         pass
 

@@ -45,21 +45,22 @@ def brute_winner(cells):
         ("I'll play the center: b2.", 4),
     ],
 )
-def test_notation(reply, cell):
-    assert parse_cell(reply) == cell
+def test_lenient_notation(reply, cell):
+    assert parse_cell(reply, lenient=True) == cell
 
 
 @pytest.mark.parametrize("reply", ["", "center", "0", "d4", "10", "b22", "x" * 100_000, "漢字"])
 def test_notation_rejects(reply):
-    with pytest.raises(InvalidAction):
-        parse_cell(reply)
+    for lenient in (False, True):
+        with pytest.raises(InvalidAction):
+            parse_cell(reply, lenient=lenient)
 
 
 @given(st.text(max_size=200))
 @settings(max_examples=200, deadline=None)
 def test_parser_never_crashes(text):
     try:
-        assert 0 <= parse_cell(text) <= 8
+        assert 0 <= parse_cell(text, lenient=True) <= 8
     except InvalidAction:
         pass
 

@@ -72,14 +72,15 @@ def test_feedback_properties(guess, answer):
         ("which word? think", "think"),
     ],
 )
-def test_parser(reply, word):
-    assert parse_word(reply, guess_words()) == word
+def test_lenient_parser(reply, word):
+    assert parse_word(reply, guess_words(), lenient=True) == word
 
 
 @pytest.mark.parametrize("reply", ["", "xyzzy", "cat", "abcdefg", "ÉCRAN", "x" * 100_000])
 def test_parser_rejects(reply):
-    with pytest.raises(InvalidAction):
-        parse_word(reply, guess_words())
+    for lenient in (False, True):
+        with pytest.raises(InvalidAction):
+            parse_word(reply, guess_words(), lenient=lenient)
 
 
 def test_game_flow_and_rewards():

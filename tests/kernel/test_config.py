@@ -46,8 +46,10 @@ def test_unknown_key_names_nearest():
 
 
 def test_wrong_type_is_clear():
-    with pytest.raises(ConfigError, match="bad config value"):
+    with pytest.raises(ConfigError, match="bad config value for episodes"):
         parse_overrides(EvalConfig, ["episodes=many"])
+    with pytest.raises(ConfigError, match="for temperature: .*'abc'"):
+        parse_overrides(EvalConfig, ["temperature=abc"])
 
 
 def test_validation_runs():

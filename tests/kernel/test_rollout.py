@@ -6,8 +6,9 @@ import json
 import pytest
 from toy_envs import CountTo, HighCard
 
-from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine, mean_ci, summarize
+from gymnpt.rollout.engine import EpisodeSpec, RolloutEngine
 from gymnpt.rollout.policy import BasePolicy, Completion, Request
+from gymnpt.rollout.summary import mean_ci, summarize
 from gymnpt.rollout.trajectory import TrajectoryWriter, read_trajectories
 
 
@@ -105,9 +106,10 @@ def test_policy_timeout():
     assert trajs[0].outcome == "error" and "timed out" in trajs[0].reason
 
 
-def test_turn_cap_aborts():
+def test_turn_cap_truncates():
     trajs = _engine(HighCard, max_turns=2).run([0], Seeded())
-    assert {t.outcome for t in trajs} == {"aborted"}
+    assert {t.outcome for t in trajs} == {"truncated"}
+    assert all("turn limit (2 replies)" in t.reason for t in trajs)
 
 
 def test_rewards_per_turn_and_return():
@@ -123,7 +125,8 @@ def test_writer_appends_and_reader_tolerates_torn_line(tmp_path):
         _engine(CountTo, writer=w).run([1, 2, 3], Seeded())
     with open(path, "a") as fh:
         fh.write('{"episode_id": "torn", "env_id"')  # a kill mid-line
-    back = read_trajectories(path)
+    with pytest.warns(UserWarning, match="skipped 1 corrupt line"):
+        back = read_trajectories(path)
     assert len(back) == 3 and all(b.env_id for b in back)
     assert json.loads(path.read_text().splitlines()[0])["return"] == back[0].return_
 

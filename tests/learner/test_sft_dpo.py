@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from learner_helpers import line_registry
-from safetensors.torch import load_file
+from offline_helpers import offline_run_changes_weights
 
 from gymnpt.core.config import parse_overrides
-from gymnpt.models.tiny import build_tiny, tiny_path
+from gymnpt.models.tiny import build_tiny
 from gymnpt.rollout.engine import RolloutEngine
 from gymnpt.rollout.policies import build_policy
 from gymnpt.rollout.trajectory import TrajectoryWriter
 from gymnpt.training.config import Config
-from gymnpt.training.trainer import run
+from gymnpt.training.run import run
 from gymnpt.training.warmstart import dpo_dataset, sft_dataset, sft_steps, tokenize_episodes
 
 
@@ -73,23 +72,7 @@ def test_datasets_from_trajectories(recorded: Path) -> None:
 
 @pytest.mark.parametrize("algo", ["sft", "dpo"])
 def test_offline_training_through_trl(recorded: Path, tmp_path: Path, algo: str) -> None:
-    cfg = parse_overrides(
-        Config,
-        [
-            f"algo={algo}",
-            f"data={recorded}",
-            f"out={tmp_path}",
-            "name=r",
-            "offline.max_steps=2",
-            "offline.batch_size=4",
-            "offline.lr=1e-2",
-        ],
-    )
-    assert run(cfg) == 0
-    ckpt = tmp_path / "r" / "checkpoints" / "step-000002"
-    new = load_file(str(ckpt / "model.safetensors"))
-    old = load_file(str(tiny_path() / "model.safetensors"))
-    assert any(not torch.equal(new[k], old[k]) for k in old)
+    assert offline_run_changes_weights(recorded, tmp_path, algo, steps=2)
 
 
 def test_offline_errors_are_clear(tmp_path: Path) -> None:

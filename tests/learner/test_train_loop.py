@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 from gymnpt.core.config import ConfigError, parse_overrides
 from gymnpt.core.hookspecs import hookimpl
 from gymnpt.training.config import Config
+from gymnpt.training.run import run
 from gymnpt.training.rundir import RunDir
-from gymnpt.training.trainer import run
 
 BASE = [
     "env=linewalk",
@@ -58,7 +58,9 @@ class _Kill:
 
 def test_run_folder_contents(tmp_path: Path) -> None:
     reg = line_registry()
-    assert run(cfg_for(tmp_path, "a", "steps=2"), registry=reg) == 0
+    # One optimizer step per batch, so every ratio is measured before the weights change
+    # (with context=obs each turn is its own row, more than one default minibatch).
+    assert run(cfg_for(tmp_path, "a", "steps=2", "learner.minibatch_size=0"), registry=reg) == 0
     root = tmp_path / "a"
     for f in (
         "config.yaml",

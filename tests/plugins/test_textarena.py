@@ -205,7 +205,7 @@ def test_invalid_moves_follow_textarena_allowance():
         env.step("[0]")
 
 
-def test_a_game_that_raises_ends_the_episode_as_error():
+def test_a_reply_that_makes_textarena_raise_is_an_invalid_move():
     env = default_registry().make("textarena/TicTacToe-v0")
     env.reset(seed=1)
 
@@ -214,9 +214,120 @@ def test_a_game_that_raises_ends_the_episode_as_error():
 
     env._ta.step = broken
     env.step("[4]")
-    assert env.done and env.outcome("player_0") == "error" and env.outcome("player_1") == "error"
-    assert "KeyError" in env.infos["player_0"]["error"]
-    assert env.rewards == {"player_0": 0.0, "player_1": 0.0}
+    info = env.infos["player_0"]
+    assert not env.done and env.agent_selection == "player_0"  # the same seat retries
+    assert info["invalid_move"] and "KeyError" in info["env_error"]
+    assert info["retries_left"] == 0
+    env.step("[4]")  # no retries left: the seat forfeits
+    assert env.done and env.outcome("player_0") == "loss" and env.outcome("player_1") == "win"
+    assert env.rewards == {"player_0": -1.0, "player_1": 1.0}
+
+
+@pytest.mark.parametrize(
+    "ta_id", ["TicTacToe-v0", "ConnectFour-v0", "Othello-v0", "SimpleTak-v0", "GuessTheNumber-v0"]
+)
+def test_a_5000_digit_number_is_an_invalid_move(ta_id):
+    # These games pass the number to int(), which Python refuses past 4300 digits.
+    env = default_registry().make_multiagent(f"textarena/{ta_id}")
+    env.reset(seed=0)
+    seat = env.agent_selection
+    env.step("[" + "9" * 5000 + "]")
+    info = env.infos[seat]
+    assert info["invalid_move"] and "ValueError" in info["env_error"]
+    assert not env.done and env.agent_selection == seat
+
+
+def test_a_penalized_player_ends_a_game_that_would_go_on():
+    # PublicGoodsGame keeps playing after a player is eliminated (and loops forever inside
+    # TextArena once every player is): the adapter ends it at the first forfeit.
+    env = TextArenaEnv("PublicGoodsGame-v0")
+    env.reset(seed=0)
+    first = env.agent_selection
+    turns = 0
+    while not env.done and turns < 100:
+        env.step("no idea")
+        turns += 1
+    assert env.done and turns < 100
+    info = env.infos[first]
+    assert info["penalized"] and "forfeited" in info["ended"]
+    assert env.outcome(first) == "loss" and env.rewards[first] == -1.0
+    assert all(env.outcome(s) == "win" for s in env.possible_agents if s != first)
+
+
+@pytest.mark.parametrize(
+    "ta_id",
+    [
+        "Poker-v0",
+        "SantoriniBaseFixed-v0",
+        "SettlersOfCatan-v0",
+        "MarketEntryGame-v0",
+        "PublicGoodsGame-v0-raw",
+    ],
+)
+def test_games_that_go_on_after_elimination_end_on_garbage(ta_id):
+    # Each of these kept playing after tens of thousands of invalid replies.
+    env = default_registry().make_multiagent(f"textarena/{ta_id}")
+    env.reset(seed=3)
+    replies = 0
+    while not env.done and replies < 50:
+        env.step("garbage")
+        replies += 1
+    assert env.done and replies < 50
+    assert {env.outcome(s) for s in env.possible_agents} <= {"win", "loss", "draw"}
+
+
+def test_textarena_output_is_captured(capfd):
+    env = TextArenaEnv("TicTacToe-v0")
+    env.reset(seed=0)
+
+    def noisy(action):
+        print("a line TextArena printed")
+        return original(action)
+
+    original = env._ta.step
+    env._ta.step = noisy
+    env.step("[4]")
+    out, _ = capfd.readouterr()
+    assert "a line TextArena printed" not in out
+    assert "a line TextArena printed" in env.captured_output
+
+
+def test_character_conclave_is_listed_unavailable_with_the_reason():
+    specs = [s for s in default_registry().envs.values() if "CharacterConclave" in s.id]
+    assert len(specs) == 9
+    assert all("TypeError" in (s.unavailable or "") for s in specs)
+
+
+def test_a_stuck_game_does_not_stall_other_episodes():
+    # One episode's call is stuck inside TextArena (a reset that takes a minute, abandoned by
+    # the watchdog); others, in other threads, still play.
+    stuck = TextArenaEnv("TicTacToe-v0")
+    stuck.reset(seed=0)
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hang(action):
+        entered.set()
+        release.wait(30)
+        return (False, {})
+
+    stuck._ta.step = hang
+    t = threading.Thread(target=stuck.step, args=("[4]",), daemon=True)
+    t.start()
+    try:
+        assert entered.wait(10)
+        done = []
+
+        def play() -> None:
+            done.append(_play(TextArenaEnv("KuhnPoker-v0"), seed=1, bot_seed=1))
+
+        other = threading.Thread(target=play, daemon=True)
+        other.start()
+        other.join(20)
+        assert done, "an episode in another thread was blocked by the stuck one"
+    finally:
+        release.set()
+        t.join(10)
 
 
 def test_huge_replies_are_clipped_before_textarena_parses_them():

@@ -6,6 +6,7 @@ from gymnpt.core.registry import default_registry
 from gymnpt.rollout.engine import RolloutEngine
 from gymnpt.rollout.policies import build_policy
 from gymnpt.rollout.trajectory import Trajectory
+from gymnpt.training.learner import group_keys
 from gymnpt.training.selfplay import LeagueConfig, RoleBaseline, SelfPlay
 
 
@@ -45,11 +46,13 @@ def test_pure_selfplay_plans_learner_in_every_seat(tmp_path):
     sp = _selfplay(tmp_path)
     learner = build_policy("bot:random", "tictactoe")
     specs = sp.episodes([1, 2], 3, learner, "s1")
-    assert len(specs) == 6 and all(s.policies is learner and s.record_seats is None for s in specs)
+    assert len(specs) == 6
+    assert all(set(s.policies.values()) == {learner} and s.record_seats is None for s in specs)
     trajs = RolloutEngine("tictactoe").run_episodes(specs)
     assert len(trajs) == 12  # both seats recorded
-    sp.regroup(trajs)
-    assert {t.group_id.rsplit("@", 1)[1] for t in trajs} == {"x", "o"}
+    # One group per seed (the planner's format); the learner's group keys split the roles.
+    assert {t.group_id for t in trajs} == {"s1:1:self", "s1:2:self"}
+    assert len(set(group_keys(trajs))) == 4
     m = sp.record(trajs)
     assert "selfplay/return_x" in m
 

@@ -1,4 +1,4 @@
-"""Ratings: Elo, Bradley-Terry MLE with bootstrap intervals, OpenSkill, crosstable."""
+"""Ratings: Elo, Bradley-Terry MLE with posterior and bootstrap intervals, OpenSkill, crosstable."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gymnpt.arena.ratings import (
     elo,
     expected_score,
     openskill_ratings,
+    posterior_ci,
     rate,
 )
 
@@ -136,3 +137,97 @@ def test_report_renders_json_markdown_and_png(tmp_path) -> None:
     empty = rate([], ["a", "b"], n_bootstrap=10)
     assert empty.num_games == 0 and math.isnan(empty.row("a").score)
     assert "–" in empty.to_markdown()
+
+
+# ---- honest intervals for perfect records -----------------------------------------------------
+
+
+def _win_prob(rating_gap: float) -> float:
+    return 1.0 / (1.0 + 10.0 ** (-rating_gap / 400.0))
+
+
+def _jeffreys(wins: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact Jeffreys interval, Beta(wins + 1/2, n - wins + 1/2) quantiles, by bisection."""
+    mpmath = pytest.importorskip("mpmath")
+    a, b = wins + 0.5, n - wins + 0.5
+
+    def quantile(q: float) -> float:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if mpmath.betainc(a, b, 0, mid, regularized=True) < q:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    return quantile((1 - level) / 2), quantile((1 + level) / 2)
+
+
+def _gap_interval(games, n=1500, prior_sd=1e4):
+    ci = posterior_ci(games, lambda g: bradley_terry(g, ["a", "b"], prior_sd=prior_sd), n=n, seed=0)
+    # two players: ratings are base +- gap/2
+    return tuple(_win_prob(2 * (x - 1500.0)) for x in ci["a"])
+
+
+@pytest.mark.parametrize("wins,n", [(10, 10), (0, 10), (7, 10), (3, 5)])
+def test_two_player_interval_is_the_exact_jeffreys_interval(wins, n):
+    games = [GameResult("a", "b", 1.0)] * wins + [GameResult("b", "a", 1.0)] * (n - wins)
+    lo, hi = _gap_interval(games)
+    exact_lo, exact_hi = _jeffreys(wins, n)
+    assert lo == pytest.approx(exact_lo, abs=0.015)
+    assert hi == pytest.approx(exact_hi, abs=0.015)
+    assert hi - lo > 0.05  # never zero-width, perfect records included
+
+
+def test_perfect_record_interval_against_clopper_pearson():
+    # 20 wins in 20 games: the exact (Clopper-Pearson) 95% lower bound of the win probability
+    # is 0.025 ** (1 / 20) = 0.8316; the Jeffreys bound is a little higher, and neither is 1.
+    games = [GameResult("a", "b", 1.0)] * 20
+    lo, hi = _gap_interval(games)
+    assert 0.8316 <= lo <= 0.9
+    assert hi > 0.999
+    report = rate(games, n_bootstrap=200, seed=0)
+    for row in report.rows:
+        for est, (low, high) in ((row.bt, row.bt_ci), (row.elo, row.elo_ci)):
+            assert low <= est <= high and high - low > 10, row
+        assert row.bt_ci[1] - row.bt_ci[0] > 100
+    # the plain bootstrap is the zero-width interval this replaces
+    boot = bootstrap_ci(games, lambda g: bradley_terry(g, ["a", "b"]), n=50, seed=0)
+    assert boot["a"][0] == boot["a"][1]
+
+
+def test_interval_coverage_on_small_tournaments():
+    """Frequentist check: the exact coverage of the 95% interval over 20-game matches.
+
+    The interval depends only on the number of wins, so the coverage is the binomial
+    probability of the win counts whose interval holds the true gap.
+    """
+    n = 20
+    gaps = {}
+    for wins in range(n + 1):
+        games = [GameResult("a", "b", 1.0)] * wins + [GameResult("b", "a", 1.0)] * (n - wins)
+        ci = posterior_ci(
+            games, lambda g: bradley_terry(g, ["a", "b"], prior_sd=1e4), n=300, seed=1
+        )
+        gaps[wins] = tuple(2 * (x - 1500.0) for x in ci["a"])
+    for true_gap in (0.0, 200.0, 400.0, 800.0):
+        p = _win_prob(true_gap)
+        coverage = sum(
+            math.comb(n, w) * p**w * (1 - p) ** (n - w)
+            for w, (lo, hi) in gaps.items()
+            if lo <= true_gap <= hi
+        )
+        assert coverage >= 0.9, (true_gap, coverage)
+
+
+def test_posterior_interval_keeps_draws_half_and_is_deterministic():
+    games = [GameResult("a", "b", 0.5)] * 10 + [GameResult("b", "c", 1.0)] * 3
+    fn = lambda g: bradley_terry(g, ["a", "b", "c"])  # noqa: E731
+    first = posterior_ci(games, fn, n=100, seed=3)
+    assert first == posterior_ci(games, fn, n=100, seed=3)
+    lo, hi = first["a"]
+    assert lo < bradley_terry(games)["a"] < hi
+    assert posterior_ci([], fn, n=10) == {}
+    with pytest.raises(ValueError, match="prior"):
+        posterior_ci(games, fn, prior=0)

@@ -42,6 +42,7 @@ def stable(path: Path) -> dict:
     d = json.loads((path / "ratings.json").read_text())
     for k in ("played_now", "skipped", "errors_now"):
         d.pop(k)
+    d.pop("metrics_now", None)  # the env's metrics over the games of this run only
     return d
 
 
@@ -66,10 +67,11 @@ def test_config_validation_and_cli_lists() -> None:
     )
     assert cfg.agents == ["bot:random", "bot:minimax-3"] and cfg.games == 6
     for bad in (
-        ["agents=[bot:random]"],
-        ["agents=[a,a]"],
-        ["agents=[a,b]", "games=3"],
-        ["agents=[a,b]", "backend=spark"],
+        ["env=tictactoe", "agents=[bot:random]"],
+        ["env=tictactoe", "agents=[a,a]"],
+        ["env=tictactoe", "agents=[a,b]", "games=3"],
+        ["env=tictactoe", "agents=[a,b]", "backend=spark"],
+        ["agents=[a,b]"],
     ):
         with pytest.raises(ConfigError):
             parse_overrides(Config, bad)
@@ -186,3 +188,61 @@ def test_cli_subprocess(tmp_path: Path) -> None:
         cwd=REPO,
     )
     assert bad.returncode != 0 and "no_such_bot" in bad.stderr
+
+
+def test_env_evaluators_run_on_every_agent(tmp_path: Path) -> None:
+    """The env spec's evaluators (Kuhn poker: exact exploitability) reach the results."""
+    needs("kuhn_poker", "bot:nash", "bot:random")
+    cfg = Config(
+        env="kuhn_poker",
+        agents=["bot:nash", "bot:random"],
+        games=2,
+        out=str(tmp_path),
+        bootstrap=0,
+        plot=False,
+    )
+    res = run_tournament(cfg)
+    assert res.evaluator_names() == ["exploitability"]
+    nash = res.evaluations["bot:nash"]["exploitability"]
+    assert nash["exploitability"] == pytest.approx(0.0, abs=1e-9)
+    assert res.evaluations["bot:random"]["exploitability"]["exploitability"] > 0.1
+    data = json.loads((tmp_path / "ratings.json").read_text())
+    assert data["evaluators"]["bot:nash"]["exploitability"]["method"] == nash["method"]
+    assert "## exploitability" in (tmp_path / "ratings.md").read_text()
+    off = run_tournament(
+        Config(**{**cfg.__dict__, "evaluators": False, "out": str(tmp_path / "off")})
+    )
+    assert off.evaluations == {}
+
+
+def mean_turns(trajs: list) -> dict[str, float]:
+    """An env metric for the test: mean replies per game and seat."""
+    return {"turns_mean": sum(t.num_turns for t in trajs) / len(trajs), "games": len(trajs)}
+
+
+def test_env_metrics_are_reported_per_agent(tmp_path: Path) -> None:
+    """An env spec's ``metrics`` reach ratings.json (as ``metrics_now``), per agent."""
+    from dataclasses import replace
+
+    from gymnpt.core.registry import Registry
+
+    needs("tictactoe", "bot:random", "bot:minimax")
+    full = default_registry()
+    reg = Registry()
+    reg.envs = {**full.envs, "tictactoe": replace(full.envs["tictactoe"], metrics=mean_turns)}
+    reg.agents = full.agents
+    cfg = Config(
+        env="tictactoe",
+        agents=["bot:random", "bot:minimax"],
+        games=4,
+        out=str(tmp_path),
+        bootstrap=0,
+        plot=False,
+    )
+    res = run_tournament(cfg, registry=reg)
+    assert set(res.metrics) == {"bot:random", "bot:minimax"}
+    assert all(m["games"] == 4 and m["turns_mean"] >= 2 for m in res.metrics.values())
+    data = json.loads((tmp_path / "ratings.json").read_text())
+    assert data["metrics_now"] == json.loads(json.dumps(res.metrics))
+    # A resumed run plays nothing new, so it has no trajectories to measure.
+    assert run_tournament(cfg, registry=reg).metrics == {}
