@@ -1,7 +1,9 @@
 """Code-execution sandboxes behind one contract (the ``sandboxes`` plugin).
 
 Backends, strongest first: ``docker`` (30), ``bwrap`` (20), ``local`` (10). ``auto`` picks
-the strongest one available here::
+the strongest backend that contains untrusted code and whose canary program ran here
+(``docker``, then ``bwrap``), and says which one it picked and why it skipped the others.
+``local`` is for trusted code only and is never picked automatically::
 
     from gymnpt.sandboxes import get_sandbox
 
@@ -10,11 +12,13 @@ the strongest one available here::
     print(result.status, result.stdout)
 
 See :mod:`gymnpt.sandboxes.base` for the contract (:class:`Limits`, :class:`ExecResult`,
-:class:`Status`).
+:class:`Status`) and ``docs/sandboxes.md`` for what each backend contains and costs.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 from gymnpt.core.hookspecs import hookimpl
@@ -29,6 +33,7 @@ __all__ = [
     "Status",
     "get_sandbox",
     "available_sandboxes",
+    "auto_choice",
     "gymnpt_register_sandboxes",
 ]
 
@@ -60,7 +65,7 @@ def gymnpt_register_sandboxes(registry: Any) -> None:
         SandboxSpec(
             name="docker",
             factory="gymnpt.sandboxes.docker:DockerSandbox",
-            description="a locked-down container per command (needs a Docker daemon)",
+            description="warm locked-down containers, one per session, docker exec per command",
             strength=30,
             available=_docker_available,
         )
@@ -78,9 +83,10 @@ def gymnpt_register_sandboxes(registry: Any) -> None:
         SandboxSpec(
             name="local",
             factory="gymnpt.sandboxes.local:LocalSandbox",
-            description="a child process with rlimits, a private uid and namespaces when root",
+            description="trusted code only: a child process with rlimits and a private uid",
             strength=10,
             available=_local_available,
+            untrusted=False,
         )
     )
 
@@ -89,13 +95,50 @@ def get_sandbox(name: str = "auto", **limits: Any) -> Any:
     """Create a sandbox backend by name (``auto``, ``local``, ``bwrap``, ``docker``).
 
     Keyword arguments are default :class:`Limits` fields (``wall_time=5``) or backend options.
+    ``auto`` takes ``docker`` or ``bwrap`` (never ``local``, which is for trusted code only)
+    and prints its choice and the reasons for the skipped backends on stderr, once per
+    process.
 
     Raises:
         RuntimeError: when the named backend is not available here (the message says why).
     """
     from gymnpt.core.registry import default_registry
 
+    if name == "auto":
+        _say_auto_choice()
     return default_registry().make_sandbox(name, **limits)
+
+
+_said: list[str] = []
+_said_lock = threading.Lock()
+
+
+def auto_choice() -> tuple[str | None, dict[str, str]]:
+    """The backend ``auto`` picks here (None: none) and why each other backend is skipped."""
+    from gymnpt.core.registry import default_registry
+
+    skipped: dict[str, str] = {}
+    for spec in sorted(default_registry().sandboxes.values(), key=lambda s: -s.strength):
+        why = None if spec.untrusted else "trusted code only"
+        why = why or (spec.available() if spec.available else None)
+        if why is None:
+            return spec.name, skipped
+        skipped[spec.name] = why
+    return None, skipped
+
+
+def _say_auto_choice() -> None:
+    """Tell (once per process, on stderr) which backend ``auto`` picks and why."""
+    with _said_lock:
+        if _said:
+            return
+        picked, skipped = auto_choice()
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        text = f"sandbox=auto: {picked or 'no backend'}" + (
+            f" (skipped {reasons})" if reasons else ""
+        )
+        _said.append(text)
+    print(text, file=sys.stderr)
 
 
 def available_sandboxes() -> dict[str, str | None]:

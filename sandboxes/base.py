@@ -35,6 +35,7 @@ __all__ = [
     "SandboxError",
     "normalize_command",
     "normalize_files",
+    "sandbox_env",
     "classify",
     "SANDBOX_PATH",
     "WORKDIR",
@@ -82,6 +83,7 @@ class Limits:
         processes: Processes and threads the sandbox may run at once.
         file_size_mb: Largest file the program may write, in MiB.
         disk_mb: Total size of the work dir and of the private ``/tmp``, in MiB.
+        open_files: File descriptors each process may hold open at once.
         network: Whether the program may use the network (off by default).
     """
 
@@ -92,6 +94,7 @@ class Limits:
     processes: int = 64
     file_size_mb: int = 16
     disk_mb: int = 64
+    open_files: int = 256
     network: bool = False
 
     def __post_init__(self) -> None:
@@ -99,7 +102,14 @@ class Limits:
             raise ValueError(f"wall_time must be > 0, got {self.wall_time}")
         if self.cpu_time is not None and not self.cpu_time > 0:
             raise ValueError(f"cpu_time must be > 0 or None, got {self.cpu_time}")
-        for name in ("memory_mb", "output_bytes", "processes", "file_size_mb", "disk_mb"):
+        for name in (
+            "memory_mb",
+            "output_bytes",
+            "processes",
+            "file_size_mb",
+            "disk_mb",
+            "open_files",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -242,6 +252,30 @@ def normalize_files(files: Mapping[str, str | bytes] | None) -> Iterator[tuple[s
             raise SandboxError(f"file name {name!r} must be a relative path inside the work dir")
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         yield rel, data
+
+
+def sandbox_env(home: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a sandboxed command starts with: a fixed base plus checked ``extra``.
+
+    Args:
+        home: ``HOME`` inside the sandbox (its work dir).
+        extra: variables the caller adds; a NUL byte or a ``=`` in a name raises.
+    """
+    env = {
+        "PATH": SANDBOX_PATH,
+        "HOME": home,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONHASHSEED": "0",
+    }
+    for k, v in (extra or {}).items():
+        if "\x00" in str(k) or "\x00" in str(v) or "=" in str(k):
+            raise SandboxError(f"bad environment variable {k!r}")
+        env[str(k)] = str(v)
+    return env
 
 
 def decode(data: bytes) -> str:

@@ -130,11 +130,13 @@ def bwrap_available() -> str | None:
         return "bubblewrap needs Linux"
     if _bwrap_path() is None:
         return "bwrap is not installed (apt-get install bubblewrap)"
+    # The canary: a program must run inside and come back with its output.
     try:
-        result = BwrapSandbox(wall_time=10).run(["/bin/true"])
+        sb = BwrapSandbox(wall_time=10)
+        result = sb.run([sb.python, "-I", "-c", "print(6 * 7)"])
     except (SandboxError, OSError) as exc:
         return str(exc)
-    if not result.ok:
+    if not (result.ok and result.stdout == "42\n"):
         return (
             f"bwrap cannot create a sandbox here: {result.summary()} {result.stderr.strip()[:200]}"
         )

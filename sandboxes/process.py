@@ -46,6 +46,7 @@ from gymnpt.sandboxes.base import (
     decode,
     normalize_command,
     normalize_files,
+    sandbox_env,
 )
 
 __all__ = ["ProcessSandbox", "ProcessSession", "namespaces_available", "sandbox_python", "is_root"]
@@ -386,6 +387,7 @@ def _rlimits(limits: Limits, nproc: int | None) -> tuple[tuple[int, int, int], .
         (resource.RLIMIT_CPU, cpu, cpu + 1),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * mib, limits.file_size_mb * mib),
         (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
     ]
     if nproc is not None:
         out.append((resource.RLIMIT_NPROC, nproc, nproc))
@@ -489,21 +491,7 @@ class ProcessSession:
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         inner = self.sandbox._inner_workdir(self.workdir)
-        env = {
-            "PATH": SANDBOX_PATH,
-            "HOME": inner,
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONIOENCODING": "utf-8",
-            "PYTHONHASHSEED": "0",
-        }
-        for k, v in (extra or {}).items():
-            if "\x00" in str(k) or "\x00" in str(v) or "=" in str(k):
-                raise SandboxError(f"bad environment variable {k!r}")
-            env[str(k)] = str(v)
-        return env
+        return sandbox_env(inner, extra)
 
     def run(
         self,

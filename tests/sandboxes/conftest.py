@@ -21,6 +21,19 @@ def sandbox(request: pytest.FixtureRequest):
     return get_sandbox(request.param, wall_time=5.0)
 
 
+#: Backends offered for untrusted code: ``sandbox=auto`` picks only among these.
+UNTRUSTED_BACKENDS = ["bwrap", "docker"]
+
+
+@pytest.fixture(params=UNTRUSTED_BACKENDS)
+def untrusted_sandbox(request: pytest.FixtureRequest):
+    """Each backend offered for untrusted code that is available here (others skip, saying why)."""
+    why = available_sandboxes().get(request.param, "not registered")
+    if why:
+        pytest.skip(f"{request.param}: {why}")
+    return get_sandbox(request.param, wall_time=5.0)
+
+
 def _pool_processes() -> list[tuple[int, int, str]]:
     base = int(os.environ.get("GYMNPT_SANDBOX_UID_BASE", "1900000"))
     out = []

@@ -7,7 +7,14 @@ import threading
 import pytest
 
 from gymnpt.core.registry import Registry, SandboxSpec
-from gymnpt.sandboxes import Limits, SandboxError, Status, available_sandboxes, get_sandbox
+from gymnpt.sandboxes import (
+    Limits,
+    SandboxError,
+    Status,
+    auto_choice,
+    available_sandboxes,
+    get_sandbox,
+)
 from gymnpt.sandboxes.base import classify, normalize_files
 
 
@@ -112,11 +119,32 @@ def test_classify():
     assert classify(exit_code=137, stderr="", oom_killed=True)[0] is Status.MEMORY
 
 
-def test_auto_picks_the_strongest_available():
+def test_auto_picks_the_strongest_backend_for_untrusted_code():
     avail = available_sandboxes()
-    assert avail["local"] is None
-    expected = next(name for name in ("docker", "bwrap", "local") if avail.get(name) is None)
-    assert get_sandbox("auto").name == expected
+    assert avail["local"] is None  # available, but for trusted code only
+    expected = next((name for name in ("docker", "bwrap") if avail.get(name) is None), None)
+    if expected is None:
+        with pytest.raises(RuntimeError, match="trusted code only"):
+            get_sandbox("auto")
+    else:
+        assert get_sandbox("auto").name == expected
+    picked, skipped = auto_choice()
+    assert picked == expected
+    for name in ("docker", "bwrap"):
+        if name != expected and avail.get(name):
+            assert skipped[name] == avail[name]
+
+
+def test_auto_never_picks_trusted_only_backends_and_says_why():
+    reg = Registry()
+    reg.register_sandbox(
+        SandboxSpec(name="fast", factory=lambda **kw: "fast", strength=99, untrusted=False)
+    )
+    with pytest.raises(RuntimeError, match="fast: trusted code only"):
+        reg.make_sandbox("auto")
+    assert reg.make_sandbox("fast") == "fast"  # named explicitly, it is still usable
+    reg.register_sandbox(SandboxSpec(name="jail", factory=lambda **kw: "jail", strength=1))
+    assert reg.make_sandbox("auto") == "jail"
 
 
 def test_auto_skips_unavailable_and_explicit_names_fail_clearly():
@@ -141,19 +169,82 @@ def test_explicit_docker_without_a_daemon_fails_with_a_clear_message():
 
 
 def test_docker_container_config_is_locked_down():
-    pytest.importorskip("docker")
-    from gymnpt.sandboxes.docker import container_config
+    from gymnpt.sandboxes.docker import Shape, container_config
 
     cfg = container_config(
-        "python:3.11-slim",
-        ["python3", "main.py"],
-        "/tmp/w",
-        Limits(memory_mb=256, processes=16),
-        {"A": "b"},
+        "gymnpt-sandbox:bookworm", Shape(memory_mb=256, processes=16, disk_mb=32, network=False)
     )
     assert cfg["network_mode"] == "none" and cfg["network_disabled"] is True
     assert cfg["read_only"] is True and cfg["cap_drop"] == ["ALL"]
-    assert cfg["mem_limit"] == cfg["memswap_limit"] == 256 * 1024 * 1024
-    assert cfg["pids_limit"] == 16 and cfg["user"] == "65534:65534"
-    assert "no-new-privileges" in cfg["security_opt"]
-    assert cfg["command"][-2:] == ["python3", "main.py"]
+    # Only the agent (PID 1) holds these, to become user 65534 and to kill what it leaves.
+    assert sorted(cfg["cap_add"]) == ["KILL", "SETGID", "SETUID"]
+    assert cfg["mem_limit"] == cfg["memswap_limit"] >= 256 * 1024 * 1024
+    assert cfg["pids_limit"] == 16 + 1
+    assert "no-new-privileges" in cfg["security_opt"] and cfg["ipc_mode"] == "private"
+    for d in ("/sandbox", "/tmp", "/var/tmp", "/dev/shm"):
+        assert "nosuid" in cfg["tmpfs"][d] and "size=32m" in cfg["tmpfs"][d]
+    assert "volumes" not in cfg  # nothing of the host is mounted in
+
+
+def test_docker_warm_container_is_reused_and_swept():
+    why = available_sandboxes()["docker"]
+    if why:
+        pytest.skip(f"docker: {why}")
+    sb = get_sandbox("docker", wall_time=10.0)
+    probe = "cat /proc/1/cgroup | md5sum; ls /sandbox /tmp /var/tmp /dev/shm"
+    first = sb.run(["/bin/sh", "-c", f"echo x > /tmp/left; echo y > /dev/shm/left; {probe}"])
+    seen = {first.stdout.splitlines()[0]}
+    for _ in range(6):  # the pool holds a few containers; one of them serves again
+        again = sb.run(["/bin/sh", "-c", probe], files={"a.txt": "1"})
+        assert again.ok, again
+        assert "left" not in again.stdout and again.stdout.count("a.txt") == 1, again.stdout
+        if again.stdout.splitlines()[0] in seen:
+            break
+        seen.add(again.stdout.splitlines()[0])
+    else:
+        pytest.fail("no container was reused")
+    assert first.ok, first
+
+
+def test_docker_reports_languages_missing_from_the_image():
+    why = available_sandboxes()["docker"]
+    if why:
+        pytest.skip(f"docker: {why}")
+    sb = get_sandbox("docker", wall_time=10.0)
+    assert sb.missing(["sh"]) is None
+    assert "not installed in the image" in (sb.missing(["no-such-compiler"]) or "")
+    res = sb.run(["no-such-compiler", "x.c"])
+    assert res.status is Status.SANDBOX_ERROR and "cannot run in the image" in res.detail
+
+
+def test_docker_without_its_image_is_skipped_with_the_reason():
+    pytest.importorskip("docker")
+    from gymnpt.sandboxes.docker import docker_available
+
+    why = docker_available("gymnpt-no-such-image:0")
+    assert why  # never available: either no daemon answers or the image is missing
+    if available_sandboxes()["docker"] is None:
+        assert "gymnpt-no-such-image:0" in why and "missing" in why
+
+
+def test_docker_bounds_memory_across_processes_and_the_agent_survives():
+    why = available_sandboxes()["docker"]
+    if why:
+        pytest.skip(f"docker: {why}")
+    sb = get_sandbox("docker", wall_time=20.0)
+    # Four children of 200 MiB each: every one fits the address-space limit, all together
+    # pass the container's cgroup limit.
+    code = (
+        "import os, time\n"
+        "for i in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        x = bytearray(200 << 20)\n"
+        "        for j in range(0, len(x), 4096):\n            x[j] = 1\n"
+        "        time.sleep(3)\n        os._exit(0)\n"
+        "print(sorted(os.wait()[1] for _ in range(4)))\n"
+    )
+    with sb.session() as s:
+        res = s.run([sb.python, "-c", code], memory_mb=256)
+        assert "9" in res.stdout, res  # some child was killed by the cgroup
+        after = s.run([sb.python, "-c", "print('alive')"])
+        assert after.ok and after.stdout == "alive\n", after
