@@ -402,11 +402,15 @@ class SnakeEnv(TextEnv):
         death_penalty: float = 1.0,
         lenient: bool = False,
         hints: bool = False,
+        invalid_retries: int = 1,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
         self.lenient = bool(lenient)
         self.hints = bool(hints)
+        if not isinstance(invalid_retries, int) or invalid_retries < 0:
+            raise ValueError(f"invalid_retries must be an integer >= 0, got {invalid_retries!r}")
+        self.invalid_retries = invalid_retries
         _check_common(size, apples, length, max_turns)
         if goal is not None and (not isinstance(goal, int) or goal < 0):
             raise ValueError(f"goal must be a non-negative integer or None, got {goal!r}")

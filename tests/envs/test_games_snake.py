@@ -294,3 +294,16 @@ def test_single_random_play_keeps_the_board_consistent(seed, actions):
         if term or trunc:
             assert info["outcome"]["player"] in ("failure", "success", "aborted")
             break
+
+
+def test_without_retries_an_invalid_reply_ends_the_episode_with_the_penalty():
+    from gymnpt import make
+
+    env = make("snake", size=5, invalid_retries=0)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step("not a move")
+    assert terminated and reward == -1.0 and info["invalid_move"]
+    env = make("snake", size=5)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step("not a move")
+    assert not terminated and reward == 0.0 and info["retries_left"] == 0
