@@ -62,7 +62,7 @@ def gymnpt_register_envs(registry: Any) -> None:
         # The default CPU training run: a 5x5 board with two apples, 8 moves and the head's
         # surroundings in the observation keep episodes short, rewards frequent and the board
         # readable by the tiny model.
-        train_preset={"size": 5, "apples": 2, "max_turns": 8, "hints": True},
+        train_preset={"size": 5, "apples": 2, "max_turns": 8, "hints": True, "invalid_retries": 0},
     )
     reg(
         id="snake-8x8",
