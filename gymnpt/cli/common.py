@@ -66,6 +66,8 @@ _BACKEND_HELP = (
     "where envs step: local (threads of this process) or a registered backend such as ray "
     "(env-worker actors; the policies stay here)"
 )
+_ENV_WORKERS_HELP = "backend=ray: env-worker actors"
+_RAY_ADDRESS_HELP = "backend=ray: cluster address (empty = RAY_ADDRESS, else a local instance)"
 _ENV_HELP = "env id, with variants in brackets (id[key=value]); required; `gymnpt envs` lists them"
 
 

@@ -13,8 +13,10 @@ from gymnpt.cli.common import (
     _BACKEND_HELP,
     _CALL_TIMEOUT_HELP,
     _ENV_HELP,
+    _ENV_WORKERS_HELP,
     _MAX_NEW_TOKENS_HELP,
     _MAX_TURNS_HELP,
+    _RAY_ADDRESS_HELP,
     _STEP_TIMEOUT_HELP,
     _THREADS_HELP,
     ConfigError,
@@ -84,10 +86,8 @@ class EvalConfig:
     call_timeout: float = field_help(_CALL_TIMEOUT_HELP, default=0.0)
     step_timeout: float = field_help(_STEP_TIMEOUT_HELP, default=0.0)
     backend: str = field_help(_BACKEND_HELP, default="local")
-    env_workers: int = field_help("backend=ray: env-worker actors", default=2)
-    ray_address: str = field_help(
-        "backend=ray: cluster address (empty = RAY_ADDRESS, else a local instance)", default=""
-    )
+    env_workers: int = field_help(_ENV_WORKERS_HELP, default=2)
+    ray_address: str = field_help(_RAY_ADDRESS_HELP, default="")
 
     evaluators: bool = field_help(
         "also run the env's policy evaluators on the agent (e.g. exact exploitability)",
@@ -133,10 +133,8 @@ class RolloutConfig:
     call_timeout: float = field_help(_CALL_TIMEOUT_HELP, default=0.0)
     step_timeout: float = field_help(_STEP_TIMEOUT_HELP, default=0.0)
     backend: str = field_help(_BACKEND_HELP, default="local")
-    env_workers: int = field_help("backend=ray: env-worker actors", default=2)
-    ray_address: str = field_help(
-        "backend=ray: cluster address (empty = RAY_ADDRESS, else a local instance)", default=""
-    )
+    env_workers: int = field_help(_ENV_WORKERS_HELP, default=2)
+    ray_address: str = field_help(_RAY_ADDRESS_HELP, default="")
     progress: bool = field_help("show a progress bar", default=True)
 
     def __post_init__(self) -> None:
